@@ -1,0 +1,3 @@
+from fieldstation.cli import main
+
+main()

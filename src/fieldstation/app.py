@@ -1,0 +1,95 @@
+"""The ASGI application: every dialect mounted at its vendor's base path, on one hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fieldstation import __version__
+from fieldstation.assembly import DIALECTS, close_hub, open_hub
+from fieldstation.config import Settings
+from fieldstation.core.clock import Clock
+from fieldstation.core.hub import Hub
+from fieldstation.http.responses import JsonResponse
+
+log = logging.getLogger("fieldstation")
+
+DEMO_TICK_S = 300
+
+
+class HubHolder:
+    """The hub exists once the lifespan has started; routes reach it through this."""
+
+    def __init__(self) -> None:
+        self._hub: Hub | None = None
+
+    def __call__(self) -> Hub:
+        if self._hub is None:
+            raise RuntimeError("the hub is not started: run the app with its lifespan")
+        return self._hub
+
+    def set(self, hub: Hub | None) -> None:
+        self._hub = hub
+
+
+async def _keep_demo_going(hub: Hub) -> None:
+    """Add the demo animals' new hourly fixes as time passes."""
+    while True:
+        await asyncio.sleep(DEMO_TICK_S)
+        try:
+            for project in await hub.store.projects():
+                if project.is_demo:
+                    await hub.demo.catch_up(project)
+        except Exception:
+            log.exception("demo data could not be extended; retrying in %s s", DEMO_TICK_S)
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    holder = HubHolder()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub = await open_hub(settings, clock)
+        holder.set(hub)
+        tasks = []
+        if settings.demo:
+            for project in await hub.store.projects():
+                if project.is_demo:
+                    added = await hub.demo.catch_up(project)
+                    if added:
+                        log.info("demo project %s: %d new fixes since the last run", project.name, added)
+            tasks.append(asyncio.create_task(_keep_demo_going(hub)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            holder.set(None)
+            await close_hub(hub)
+
+    app = FastAPI(title="fieldstation", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.api_route("/healthz", methods=["GET", "POST"])
+    async def healthz(_: Request) -> Response:
+        """Liveness, touching nothing: also the benchmarks' no-op ceiling."""
+        return JsonResponse({"status": "ok"})
+
+    @app.get("/")
+    async def index() -> Response:
+        return JsonResponse(
+            {
+                "name": "fieldstation",
+                "version": __version__,
+                "apis": {dialect.__name__.rsplit(".", 1)[-1]: dialect.MOUNT for dialect in DIALECTS},
+            }
+        )
+
+    for dialect in DIALECTS:
+        app.mount(dialect.MOUNT, dialect.create_app(holder))
+    return app

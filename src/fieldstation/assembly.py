@@ -1,0 +1,45 @@
+"""Wiring: which dialects exist, and how a Hub is opened from settings. Shared by the server and the CLI."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from fieldstation.config import Settings
+from fieldstation.core.clock import Clock, SystemClock
+from fieldstation.core.hub import Hub, build_hub
+from fieldstation.dialects import awt
+from fieldstation.store import Store, connect, migrate
+
+DIALECTS: tuple[ModuleType, ...] = (awt,)
+
+
+def rate_policy(settings: Settings) -> dict[str, float]:
+    policy: dict[str, float] = {}
+    for dialect in DIALECTS:
+        policy.update(dialect.RATE_POLICY)
+    unknown = sorted(set(settings.rate_limits) - set(policy))
+    if unknown:
+        raise ValueError(
+            f"unknown rate limit group(s) {', '.join(unknown)}; known: {', '.join(sorted(policy))}"
+        )
+    policy.update(settings.rate_limits)
+    return policy
+
+
+async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
+    """Connect, bring the schema up to date and wire the services."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = connect(settings.database())
+    await migrate(engine)
+    return await build_hub(
+        Store(engine),
+        clock or SystemClock(),
+        render_awt=awt.render_reading,
+        rate_policy=rate_policy(settings),
+    )
+
+
+async def close_hub(hub: Hub) -> None:
+    if isinstance(hub.store, Store):
+        await hub.store.close()

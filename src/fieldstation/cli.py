@@ -1,0 +1,257 @@
+"""The `fieldstation` command. Other tools and tests script against it: options and JSON output are stable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fieldstation import __version__
+from fieldstation.assembly import DIALECTS, close_hub, open_hub
+from fieldstation.config import Settings
+from fieldstation.core.clock import MICROS
+from fieldstation.core.errors import DomainError
+from fieldstation.core.hub import Hub
+from fieldstation.core.models import CredentialKind, Device, NewDevice, Project
+from fieldstation.core.projects import CreatedProject
+
+app = typer.Typer(
+    help="fieldstation: a self-hosted device-data hub that speaks the Astrocast, AWT and Instathings APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+project_app = typer.Typer(
+    help="Create and list projects (tenants) and their credentials.", no_args_is_help=True
+)
+device_app = typer.Typer(help="Add and list devices (tags, sensors, gateways).", no_args_is_help=True)
+app.add_typer(project_app, name="project")
+app.add_typer(device_app, name="device")
+
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+DEMO_PROJECT = "demo"
+DEMO_CREDENTIALS_FILE = "demo-credentials.json"
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory (SQLite database, demo credentials). Env: FIELDSTATION_DATA_DIR; "
+        "default ./fieldstation-data.",
+        show_default=False,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+
+def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+def _run(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
+    async def main() -> T:
+        hub = await open_hub(settings)
+        try:
+            return await work(hub)
+        finally:
+            await close_hub(hub)
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _project_json(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "short_id": project.short_id,
+        "created_at": project.created_us // MICROS,
+        "auto_register": project.auto_register,
+        "demo": project.is_demo,
+    }
+
+
+def _created_json(created: CreatedProject) -> dict[str, Any]:
+    out: dict[str, Any] = {"project": _project_json(created.project)}
+    awt = created.credentials.get(CredentialKind.AWT)
+    if awt is not None:
+        out["awt"] = {"api_key": awt.api_key, "username": awt.credential.username, "password": awt.password}
+    return out
+
+
+def _device_json(device: Device) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "guid": device.guid,
+        "short_id": device.short_id,
+        "name": device.name,
+        "tag_id": device.tag_id,
+        "eui": device.eui,
+        "asset": device.asset,
+        "device_type": device.device_type,
+        "software_version": device.software_version,
+        "codec": device.codec,
+        "created_at": device.created_us // MICROS,
+    }
+
+
+async def _create_project(hub: Hub, name: str, demo: bool) -> CreatedProject:
+    created = await hub.projects.create(name, auto_register=demo, is_demo=demo)
+    if demo:
+        await hub.demo.populate(created.project)
+    return created
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on. Env: FIELDSTATION_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on. Env: FIELDSTATION_PORT.")] = None,
+    data_dir: DataDir = None,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Create the demo project on a new data dir.")
+    ] = True,
+) -> None:
+    """Run the hub. On a new data dir it first creates the project `demo`, filled with a week of tracking
+    data, and prints the base URLs and the credentials to use."""
+    import uvicorn
+
+    from fieldstation.app import create_app
+
+    settings = _settings(data_dir, host=host, port=port, demo=demo)
+    credentials_file = settings.data_dir / DEMO_CREDENTIALS_FILE
+
+    async def prepare(hub: Hub) -> None:
+        if settings.demo and not await hub.store.projects():
+            console.print("New data directory: creating the demo project with a week of tracking data...")
+            created = await _create_project(hub, DEMO_PROJECT, demo=True)
+            credentials_file.write_text(json.dumps(_created_json(created), indent=2))
+            credentials_file.chmod(0o600)
+
+    _run(settings, prepare)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold]fieldstation {__version__}[/bold] on {base}  (data: {settings.data_dir.resolve()})")
+    for dialect in DIALECTS:
+        console.print(f"  {dialect.__name__.rsplit('.', 1)[-1]:<12} {base}{dialect.MOUNT}")
+    if credentials_file.exists():
+        demo_credentials = json.loads(credentials_file.read_text())
+        console.print(f"Demo project credentials (kept in {credentials_file}):")
+        console.print_json(json.dumps({k: v for k, v in demo_credentials.items() if k != "project"}))
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        access_log=os.environ.get("FIELDSTATION_ACCESS_LOG", "1") != "0",
+    )
+
+
+@project_app.command("create")
+def project_create(
+    name: str,
+    demo: Annotated[bool, typer.Option("--demo", help="Fill it with demo tags and a week of fixes.")] = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a project and its credentials. Secrets are shown now and never again: keep them."""
+    created = _run(_settings(data_dir), lambda hub: _create_project(hub, name, demo))
+    out = _created_json(created)
+    if as_json:
+        print(json.dumps(out))
+        return
+    console.print(f"Project [bold]{name}[/bold] created. Keep these secrets: they are not shown again.")
+    console.print_json(json.dumps(out))
+
+
+@project_app.command("list")
+def project_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
+    """List the projects."""
+    projects = _run(_settings(data_dir), lambda hub: hub.store.projects())
+    if as_json:
+        print(json.dumps([_project_json(p) for p in projects]))
+        return
+    table = Table("id", "name", "short id", "demo")
+    for p in projects:
+        table.add_row(str(p.id), p.name, p.short_id, "yes" if p.is_demo else "")
+    console.print(table)
+
+
+@device_app.command("add")
+def device_add(
+    project: Annotated[str, typer.Option(help="Project name.")],
+    tag_id: Annotated[int, typer.Option(help="AWT tag id (a number).")],
+    eui: Annotated[str, typer.Option(help="Device EUI / modem IMEI, 16 hex digits.")],
+    name: Annotated[str | None, typer.Option(help="Display name; default 'tag <id>'.")] = None,
+    asset: Annotated[str | None, typer.Option(help="What is tracked, e.g. 'Savannah Elephant'.")] = None,
+    software_version: Annotated[int | None, typer.Option(help="Firmware version, if known.")] = None,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a tracking tag to a project."""
+
+    async def add(hub: Hub) -> Device:
+        owner = await hub.projects.get(project)
+        return await hub.devices.add(
+            owner,
+            NewDevice(
+                name=name or f"tag {tag_id}",
+                tag_id=tag_id,
+                eui=eui,
+                asset=asset,
+                software_version=software_version,
+            ),
+        )
+
+    device = _run(_settings(data_dir), add)
+    if as_json:
+        print(json.dumps(_device_json(device)))
+    else:
+        console.print(f"Device {device.name} (tag {device.tag_id}, EUI {device.eui}) added to {project}.")
+
+
+@device_app.command("list")
+def device_list(
+    project: Annotated[str, typer.Option(help="Project name.")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List a project's devices."""
+
+    async def devices(hub: Hub) -> list[Device]:
+        return await hub.devices.list(await hub.projects.get(project))
+
+    found = _run(_settings(data_dir), devices)
+    if as_json:
+        print(json.dumps([_device_json(d) for d in found]))
+        return
+    table = Table("tag id", "EUI", "name", "asset", "type", "codec")
+    for d in found:
+        table.add_row(str(d.tag_id or ""), d.eui or "", d.name, d.asset or "", d.device_type, d.codec)
+    console.print(table)
+
+
+def main() -> None:
+    app()

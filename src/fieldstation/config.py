@@ -1,0 +1,38 @@
+"""Configuration: command-line options override `FIELDSTATION_*` environment variables, which override
+the defaults below."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FIELDSTATION_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("fieldstation-data"), description="Where the SQLite database and demo files live."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default SQLite in the data dir. PostgreSQL: postgresql+asyncpg://user@host/db",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rate_limits: dict[str, float] = Field(
+        default_factory=dict,
+        description="Overrides of the vendors' rate limits, seconds per request per key, by group, e.g. "
+        '{"awt.data": 0} to lift the /data limit for local work. Groups: awt.token, awt.devices, '
+        "awt.latest, awt.data, awt.archive.",
+    )
+    demo: bool = Field(
+        True, description="Create the demo project on a new data dir, and keep its fixes coming."
+    )
+    log_level: str = "info"
+
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'fieldstation.db'}"

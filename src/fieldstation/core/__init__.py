@@ -1,0 +1,1 @@
+"""The domain: projects, credentials, devices, uplinks and readings, with no web framework or driver."""

@@ -1,0 +1,54 @@
+"""The hub: the core services wired to a store, a clock and a rate limiter. Dialects receive one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fieldstation.core.clock import Clock
+from fieldstation.core.demo import Demo
+from fieldstation.core.devices import Devices
+from fieldstation.core.ids import api_secret
+from fieldstation.core.ingest import AwtRenderer, Ingestor
+from fieldstation.core.ports import StorePort
+from fieldstation.core.projects import Projects
+from fieldstation.core.ratelimit import MemoryRateLimiter, RateLimiter
+from fieldstation.core.tokens import TokenIssuer
+
+TOKEN_SECRET_SETTING = "jwt_secret"
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    store: StorePort
+    clock: Clock
+    tokens: TokenIssuer
+    limiter: RateLimiter
+    projects: Projects
+    devices: Devices
+    ingestor: Ingestor
+    demo: Demo
+
+
+async def build_hub(
+    store: StorePort,
+    clock: Clock,
+    *,
+    render_awt: AwtRenderer,
+    rate_policy: Mapping[str, float],
+) -> Hub:
+    """Wire the services. The token signing secret is made at the first start and kept in the store, so
+    that every worker of one installation accepts the others' tokens."""
+    secret = await store.setting_or_create(TOKEN_SECRET_SETTING, api_secret(48))
+    devices = Devices(store, clock)
+    ingestor = Ingestor(store, clock, render_awt)
+    return Hub(
+        store=store,
+        clock=clock,
+        tokens=TokenIssuer(secret, clock),
+        limiter=MemoryRateLimiter(rate_policy, clock),
+        projects=Projects(store, clock),
+        devices=devices,
+        ingestor=ingestor,
+        demo=Demo(store, clock, devices, ingestor),
+    )

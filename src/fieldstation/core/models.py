@@ -1,0 +1,119 @@
+"""Dialect-neutral domain types. Times are UTC epoch microseconds (`*_us`) everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class CredentialKind(StrEnum):
+    AWT = "awt"
+    ASTROCAST = "astrocast"
+    INSTATHINGS = "instathings"
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: int
+    name: str
+    short_id: str
+    created_us: int
+    auto_register: bool = False
+    is_demo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    id: int
+    project_id: int
+    kind: CredentialKind
+    key_digest: str
+    username: str | None
+    password_hash: str | None
+    created_us: int
+    revoked_us: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_us is None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """A credential together with its secrets, which exist in clear only at creation."""
+
+    credential: Credential
+    api_key: str
+    password: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDevice:
+    name: str
+    tag_id: int | None = None
+    eui: str | None = None
+    asset: str | None = None
+    device_type: str = "LoRA"
+    software_version: int | None = None
+    codec: str = "awt-frame"
+    manufactured_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: int
+    project_id: int
+    guid: str
+    short_id: str
+    name: str
+    tag_id: int | None
+    eui: str | None
+    asset: str | None
+    device_type: str
+    software_version: int | None
+    codec: str
+    created_us: int
+    manufactured_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewUplink:
+    """An uplink exactly as it arrived, before it has a row."""
+
+    source: str
+    payload: bytes
+    received_us: int
+    raw: bytes = b""
+    eui: str | None = None
+    f_cnt: int | None = None
+    f_port: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """What a codec made of a payload: a pure value, no identity, no storage."""
+
+    device_time_us: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    id: int
+    uid: str
+    project_id: int
+    device_id: int
+    uplink_id: int | None
+    time_us: int
+    """The device's own time for the reading; the receive time when the payload did not say."""
+    inserted_us: int
+    latitude: float | None
+    longitude: float | None
+    values: dict[str, Any]
+    error: str | None

@@ -1,0 +1,98 @@
+"""What the core needs from the outside world, as protocols. `store.Store` implements `StorePort`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from fieldstation.core.models import (
+    Credential,
+    CredentialKind,
+    Decoded,
+    Device,
+    NewDevice,
+    NewUplink,
+    Project,
+    Reading,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingToStore:
+    """One decoded uplink, ready to be written with the views rendered for it."""
+
+    device: Device
+    uid: str
+    uplink: NewUplink | None
+    decoded: Decoded
+    awt_json: str
+    inserted_us: int | None = None
+    """Set only to back-date history (the demo); otherwise the commit's own time."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingWindow:
+    """Which readings a page holds. `order` names both the filter column and the sort key, and the id
+    breaks ties, so that paging by offset never skips or repeats a reading."""
+
+    project_id: int
+    order: Literal["inserted", "time"]
+    since_us: int
+    until_us: int
+    device_id: int | None = None
+    after_id: int | None = None
+    up_to_id: int | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+class StorePort(Protocol):
+    async def setting_or_create(self, key: str, value: str) -> str: ...
+
+    async def create_project(
+        self, *, name: str, short_id: str, created_us: int, auto_register: bool, is_demo: bool
+    ) -> Project: ...
+
+    async def project_by_name(self, name: str) -> Project | None: ...
+
+    async def project_by_id(self, project_id: int) -> Project | None: ...
+
+    async def projects(self) -> list[Project]: ...
+
+    async def add_credential(
+        self,
+        *,
+        project_id: int,
+        kind: CredentialKind,
+        key_digest: str,
+        username: str | None,
+        password_hash: str | None,
+        created_us: int,
+    ) -> Credential: ...
+
+    async def credential_by_digest(self, key_digest: str) -> Credential | None: ...
+
+    async def add_device(
+        self, *, project_id: int, device: NewDevice, guid: str, short_id: str, created_us: int
+    ) -> Device: ...
+
+    async def devices(self, project_id: int) -> list[Device]: ...
+
+    async def device_by_tag(self, project_id: int, tag_id: int) -> Device | None: ...
+
+    async def device_by_eui(self, project_id: int, eui: str) -> Device | None: ...
+
+    async def store_readings(self, items: Sequence[ReadingToStore], inserted_us: int) -> list[int]: ...
+
+    async def reading_by_uid(self, uid: str) -> Reading | None: ...
+
+    async def last_reading_id(self, project_id: int) -> int: ...
+
+    async def latest_device_time(self, device_id: int) -> int | None: ...
+
+    def stream_awt_json(self, window: ReadingWindow) -> AsyncIterator[list[str]]: ...
+
+    async def move_cursor(
+        self, credential_id: int, name: str, position: int, now_us: int
+    ) -> tuple[int, int] | None: ...

@@ -1,0 +1,61 @@
+"""AWT errors: `{"error": "..."}` with the seed's status codes and messages, never a framework default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fieldstation.core.errors import RateLimited
+from fieldstation.http.responses import JsonResponse
+
+MALFORMED = "Malformed request. Please check your parameters are correct."
+BAD_KEY = "Unauthorized. Invalid API key or credentials."
+BAD_TOKEN = "Unauthorized. Token invalid. Please refresh token."
+TAG_NOT_FOUND = "Tag ID not found or you do not have permission to access this resource."
+RATE_LIMITED = "Rate limit reached - request rejected."
+SERVER_ERROR = "Something went wrong on our end. Try again later or contact support."
+
+
+class AwtError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def malformed(detail: str) -> AwtError:
+    return AwtError(400, f"{MALFORMED} {detail}")
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> JsonResponse:
+    return JsonResponse({"error": message}, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AwtError)
+    async def _awt(_: Request, exc: AwtError) -> JsonResponse:
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(RateLimited)
+    async def _rate(_: Request, exc: RateLimited) -> JsonResponse:
+        return error_response(429, RATE_LIMITED, {"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JsonResponse:
+        messages = {
+            404: "Resource not found. Check the path against the API documentation.",
+            405: "Method not allowed on this resource.",
+        }
+        return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JsonResponse:
+        return error_response(400, f"{MALFORMED} {exc.errors()[0].get('msg', '')}".strip())
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, __: Exception) -> JsonResponse:
+        return error_response(500, SERVER_ERROR)

@@ -1,0 +1,1 @@
+"""HTTP pieces every dialect uses: fast JSON responses and streamed JSON arrays."""

@@ -1,0 +1,370 @@
+"""Queries. The only module that knows the tables; it speaks in core types."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar, cast
+
+import orjson
+from sqlalchemy import Row, Select, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fieldstation.core.errors import AlreadyExists
+from fieldstation.core.models import (
+    Credential,
+    CredentialKind,
+    Device,
+    NewDevice,
+    Project,
+    Reading,
+)
+from fieldstation.core.ports import ReadingToStore, ReadingWindow
+from fieldstation.store import schema as t
+
+STREAM_CHUNK_ROWS = 2_000
+T = TypeVar("T")
+
+
+def _project(row: Row[Any]) -> Project:
+    return Project(
+        id=row.id,
+        name=row.name,
+        short_id=row.short_id,
+        created_us=row.created_us,
+        auto_register=bool(row.auto_register),
+        is_demo=bool(row.is_demo),
+    )
+
+
+def _credential(row: Row[Any]) -> Credential:
+    return Credential(
+        id=row.id,
+        project_id=row.project_id,
+        kind=CredentialKind(row.kind),
+        key_digest=row.key_digest,
+        username=row.username,
+        password_hash=row.password_hash,
+        created_us=row.created_us,
+        revoked_us=row.revoked_us,
+    )
+
+
+def _device(row: Row[Any]) -> Device:
+    return Device(
+        id=row.id,
+        project_id=row.project_id,
+        guid=row.guid,
+        short_id=row.short_id,
+        name=row.name,
+        tag_id=row.tag_id,
+        eui=row.eui,
+        asset=row.asset,
+        device_type=row.device_type,
+        software_version=row.software_version,
+        codec=row.codec,
+        created_us=row.created_us,
+        manufactured_us=row.manufactured_us,
+    )
+
+
+def _reading(row: Row[Any]) -> Reading:
+    return Reading(
+        id=row.id,
+        uid=row.uid,
+        project_id=row.project_id,
+        device_id=row.device_id,
+        uplink_id=row.uplink_id,
+        time_us=row.time_us,
+        inserted_us=row.inserted_us,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        values=orjson.loads(row.values_json),
+        error=row.error,
+    )
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # hub settings -------------------------------------------------------------------------------------
+
+    async def setting(self, key: str) -> str | None:
+        async with self.engine.connect() as conn:
+            value: str | None = await conn.scalar(
+                select(t.hub_settings.c.value).where(t.hub_settings.c.key == key)
+            )
+            return value
+
+    async def setting_or_create(self, key: str, value: str) -> str:
+        """The stored value, or `value` stored now. Concurrent first starts agree on one winner."""
+        existing = await self.setting(key)
+        if existing is not None:
+            return existing
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(t.hub_settings).values(key=key, value=value))
+            return value
+        except IntegrityError:
+            winner = await self.setting(key)
+            assert winner is not None
+            return winner
+
+    # projects -----------------------------------------------------------------------------------------
+
+    async def create_project(
+        self, *, name: str, short_id: str, created_us: int, auto_register: bool, is_demo: bool
+    ) -> Project:
+        try:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(
+                    insert(t.projects).values(
+                        name=name,
+                        short_id=short_id,
+                        created_us=created_us,
+                        auto_register=auto_register,
+                        is_demo=is_demo,
+                    )
+                )
+                project_id = result.inserted_primary_key[0]  # type: ignore[index]
+        except IntegrityError as exc:
+            raise AlreadyExists(f"a project named {name!r} already exists") from exc
+        return Project(project_id, name, short_id, created_us, auto_register, is_demo)
+
+    async def project_by_name(self, name: str) -> Project | None:
+        return await self._one(select(t.projects).where(t.projects.c.name == name), _project)
+
+    async def project_by_id(self, project_id: int) -> Project | None:
+        return await self._one(select(t.projects).where(t.projects.c.id == project_id), _project)
+
+    async def projects(self) -> list[Project]:
+        return await self._all(select(t.projects).order_by(t.projects.c.id), _project)
+
+    # credentials --------------------------------------------------------------------------------------
+
+    async def add_credential(
+        self,
+        *,
+        project_id: int,
+        kind: CredentialKind,
+        key_digest: str,
+        username: str | None,
+        password_hash: str | None,
+        created_us: int,
+    ) -> Credential:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                insert(t.credentials).values(
+                    project_id=project_id,
+                    kind=kind.value,
+                    key_digest=key_digest,
+                    username=username,
+                    password_hash=password_hash,
+                    created_us=created_us,
+                )
+            )
+            credential_id = result.inserted_primary_key[0]  # type: ignore[index]
+        return Credential(credential_id, project_id, kind, key_digest, username, password_hash, created_us)
+
+    async def credential_by_digest(self, key_digest: str) -> Credential | None:
+        stmt = select(t.credentials).where(t.credentials.c.key_digest == key_digest)
+        return await self._one(stmt, _credential)
+
+    async def credentials(self, project_id: int) -> list[Credential]:
+        stmt = (
+            select(t.credentials).where(t.credentials.c.project_id == project_id).order_by(t.credentials.c.id)
+        )
+        return await self._all(stmt, _credential)
+
+    async def revoke_credential(self, credential_id: int, revoked_us: int) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(t.credentials)
+                .where(t.credentials.c.id == credential_id, t.credentials.c.revoked_us.is_(None))
+                .values(revoked_us=revoked_us)
+            )
+            return bool(result.rowcount)
+
+    # devices ------------------------------------------------------------------------------------------
+
+    async def add_device(
+        self, *, project_id: int, device: NewDevice, guid: str, short_id: str, created_us: int
+    ) -> Device:
+        fields = dataclasses.asdict(device)
+        try:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(
+                    insert(t.devices).values(
+                        project_id=project_id, guid=guid, short_id=short_id, created_us=created_us, **fields
+                    )
+                )
+                device_id = result.inserted_primary_key[0]  # type: ignore[index]
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                f"a device with tag id {device.tag_id} or EUI {device.eui} already exists in this project"
+            ) from exc
+        return Device(
+            id=device_id, project_id=project_id, guid=guid, short_id=short_id, created_us=created_us, **fields
+        )
+
+    async def devices(self, project_id: int) -> list[Device]:
+        stmt = (
+            select(t.devices)
+            .where(t.devices.c.project_id == project_id)
+            .order_by(t.devices.c.tag_id, t.devices.c.id)
+        )
+        return await self._all(stmt, _device)
+
+    async def device_by_tag(self, project_id: int, tag_id: int) -> Device | None:
+        stmt = select(t.devices).where(t.devices.c.project_id == project_id, t.devices.c.tag_id == tag_id)
+        return await self._one(stmt, _device)
+
+    async def device_by_eui(self, project_id: int, eui: str) -> Device | None:
+        stmt = select(t.devices).where(t.devices.c.project_id == project_id, t.devices.c.eui == eui)
+        return await self._one(stmt, _device)
+
+    # uplinks and readings -----------------------------------------------------------------------------
+
+    async def store_readings(self, items: Sequence[ReadingToStore], inserted_us: int) -> list[int]:
+        """Write uplinks and their readings in one transaction; returns the reading ids in order."""
+        reading_ids: list[int] = []
+        async with self.engine.begin() as conn:
+            for item in items:
+                uplink_id = None
+                if item.uplink is not None:
+                    up = item.uplink
+                    result = await conn.execute(
+                        insert(t.uplinks).values(
+                            project_id=item.device.project_id,
+                            device_id=item.device.id,
+                            source=up.source,
+                            received_us=up.received_us,
+                            inserted_us=item.inserted_us or inserted_us,
+                            eui=up.eui,
+                            f_cnt=up.f_cnt,
+                            f_port=up.f_port,
+                            payload=up.payload,
+                            raw=up.raw,
+                            meta=orjson.dumps(up.meta).decode(),
+                        )
+                    )
+                    uplink_id = result.inserted_primary_key[0]  # type: ignore[index]
+                decoded = item.decoded
+                time_us = decoded.device_time_us
+                if time_us is None:
+                    time_us = item.uplink.received_us if item.uplink is not None else inserted_us
+                result = await conn.execute(
+                    insert(t.readings).values(
+                        uid=item.uid,
+                        project_id=item.device.project_id,
+                        device_id=item.device.id,
+                        uplink_id=uplink_id,
+                        time_us=time_us,
+                        inserted_us=item.inserted_us or inserted_us,
+                        latitude=decoded.latitude,
+                        longitude=decoded.longitude,
+                        values_json=orjson.dumps(decoded.values).decode(),
+                        error=decoded.error,
+                        warnings=orjson.dumps(decoded.warnings).decode() if decoded.warnings else None,
+                        awt_json=item.awt_json,
+                    )
+                )
+                reading_ids.append(result.inserted_primary_key[0])  # type: ignore[index]
+        return reading_ids
+
+    async def reading_by_uid(self, uid: str) -> Reading | None:
+        return await self._one(select(t.readings).where(t.readings.c.uid == uid), _reading)
+
+    async def uplink_payload(self, uplink_id: int) -> bytes | None:
+        async with self.engine.connect() as conn:
+            payload: bytes | None = await conn.scalar(
+                select(t.uplinks.c.payload).where(t.uplinks.c.id == uplink_id)
+            )
+            return payload
+
+    async def last_reading_id(self, project_id: int) -> int:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(func.max(t.readings.c.id)).where(t.readings.c.project_id == project_id)
+            )
+            return int(value or 0)
+
+    async def latest_device_time(self, device_id: int) -> int | None:
+        async with self.engine.connect() as conn:
+            value: int | None = await conn.scalar(
+                select(func.max(t.readings.c.time_us)).where(t.readings.c.device_id == device_id)
+            )
+            return value
+
+    def _window(self, window: ReadingWindow) -> Select[tuple[str]]:
+        r = t.readings
+        key = r.c.inserted_us if window.order == "inserted" else r.c.time_us
+        owner = (
+            r.c.project_id == window.project_id
+            if window.device_id is None
+            else r.c.device_id == window.device_id
+        )
+        stmt = select(r.c.awt_json).where(owner, key >= window.since_us, key <= window.until_us)
+        if window.after_id is not None:
+            stmt = stmt.where(r.c.id > window.after_id)
+        if window.up_to_id is not None:
+            stmt = stmt.where(r.c.id <= window.up_to_id)
+        stmt = stmt.order_by(key, r.c.id)
+        if window.limit is not None:
+            stmt = stmt.limit(window.limit)
+        if window.offset:
+            stmt = stmt.offset(window.offset)
+        return stmt
+
+    async def stream_awt_json(self, window: ReadingWindow) -> AsyncIterator[list[str]]:
+        """The window's pre-rendered AWT readings, in chunks, without holding the whole page in memory."""
+        async with self.engine.connect() as conn:
+            result = await conn.stream(self._window(window))
+            async for partition in result.scalars().partitions(STREAM_CHUNK_ROWS):
+                yield cast(list[str], partition)
+
+    # read cursors -------------------------------------------------------------------------------------
+
+    async def move_cursor(
+        self, credential_id: int, name: str, position: int, now_us: int
+    ) -> tuple[int, int] | None:
+        """Set the cursor to `position`; returns its previous (position, updated_us), None on first use."""
+        c = t.read_cursors
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(c.c.position, c.c.updated_us).where(
+                        c.c.credential_id == credential_id, c.c.name == name
+                    )
+                )
+            ).first()
+            if row is None:
+                await conn.execute(
+                    insert(c).values(
+                        credential_id=credential_id, name=name, position=position, updated_us=now_us
+                    )
+                )
+                return None
+            await conn.execute(
+                update(c)
+                .where(c.c.credential_id == credential_id, c.c.name == name)
+                .values(position=position, updated_us=now_us)
+            )
+            return int(row.position), int(row.updated_us)
+
+    # helpers ------------------------------------------------------------------------------------------
+
+    async def _one(self, stmt: Select[Any], convert: Callable[[Row[Any]], T]) -> T | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return None if row is None else convert(row)
+
+    async def _all(self, stmt: Select[Any], convert: Callable[[Row[Any]], T]) -> list[T]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [convert(row) for row in rows]

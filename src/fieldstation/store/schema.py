@@ -1,0 +1,131 @@
+"""The tables. Every time is a UTC epoch-microsecond integer (`*_us`); every row belongs to one project.
+
+Migrations in `migrations/versions` create exactly these tables; `tests/store/test_migrations.py` checks
+that the two agree on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+"""64-bit ids; on SQLite an INTEGER PRIMARY KEY so that the id is the rowid."""
+
+hub_settings = Table(
+    "hub_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("short_id", String(16), nullable=False, unique=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("auto_register", Boolean, nullable=False, default=False),
+    Column("is_demo", Boolean, nullable=False, default=False),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("key_digest", String(64), nullable=False, unique=True),
+    Column("username", String(128)),
+    Column("password_hash", String(255)),
+    Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger),
+    Index("ix_credentials_project", "project_id", "kind"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("guid", String(36), nullable=False, unique=True),
+    Column("short_id", String(16), nullable=False, unique=True),
+    Column("name", String(128), nullable=False),
+    Column("tag_id", BigInteger),
+    Column("eui", String(32)),
+    Column("asset", String(128)),
+    Column("device_type", String(32), nullable=False),
+    Column("software_version", Integer),
+    Column("codec", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("manufactured_us", BigInteger),
+    UniqueConstraint("project_id", "tag_id", name="uq_devices_project_tag"),
+    UniqueConstraint("project_id", "eui", name="uq_devices_project_eui"),
+)
+
+uplinks = Table(
+    "uplinks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Column("inserted_us", BigInteger, nullable=False),
+    Column("eui", String(32)),
+    Column("f_cnt", BigInteger),
+    Column("f_port", Integer),
+    Column("payload", LargeBinary, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("meta", Text, nullable=False),
+    Index("ix_uplinks_device_received", "device_id", "received_us"),
+)
+
+readings = Table(
+    "readings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("uid", String(36), nullable=False, unique=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("uplink_id", Id, ForeignKey("uplinks.id", ondelete="SET NULL")),
+    Column("time_us", BigInteger, nullable=False),
+    Column("inserted_us", BigInteger, nullable=False),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("values_json", Text, nullable=False),
+    Column("error", Text),
+    Column("warnings", Text),
+    # The AWT Reading object, rendered once when the reading is written: an archive page of 50,000
+    # readings is then a concatenation, not 50,000 renderings (docs/performance.md).
+    Column("awt_json", Text, nullable=False),
+    Index("ix_readings_project_inserted", "project_id", "inserted_us", "id"),
+    Index("ix_readings_device_inserted", "device_id", "inserted_us", "id"),
+    Index("ix_readings_project_time", "project_id", "time_us", "id"),
+    Index("ix_readings_device_time", "device_id", "time_us", "id"),
+)
+
+read_cursors = Table(
+    "read_cursors",
+    metadata,
+    Column("credential_id", Id, ForeignKey("credentials.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(32), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
