@@ -74,6 +74,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             await close_hub(hub)
 
     app = FastAPI(title="fieldstation", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.hub = holder
 
     @app.api_route("/healthz", methods=["GET", "POST"])
     async def healthz(_: Request) -> Response:

@@ -1,0 +1,175 @@
+"""Shared fixtures: an in-process hub driven by a fake clock, and a real server process for the seed's own
+examples."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from fieldstation.app import create_app
+from fieldstation.codecs import awt_frame
+from fieldstation.config import Settings
+from fieldstation.core.clock import MICROS, FakeClock
+from fieldstation.core.hub import Hub
+from fieldstation.core.models import CredentialKind, Device, NewDevice, NewUplink, Project
+from fieldstation.core.projects import CreatedProject
+from fieldstation.dialects.awt.rate_limits import RATE_POLICY
+
+T = TypeVar("T")
+GOLDEN = Path(__file__).parent / "golden"
+NO_RATE_LIMITS = dict.fromkeys(RATE_POLICY, 0.0)
+START_S = 1_790_000_000  # 2026-09-21
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Harness:
+    """A hub in this process: a TestClient for HTTP, and direct calls into the core for setting the scene."""
+
+    def __init__(self, client: TestClient, clock: FakeClock) -> None:
+        self.client = client
+        self.clock = clock
+        self.hub: Hub = client.app.state.hub()  # type: ignore[attr-defined]
+
+    def run(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run a coroutine on the app's own event loop."""
+        return self.client.portal.call(work)  # type: ignore[union-attr]
+
+    def project(self, name: str = "field") -> CreatedProject:
+        return self.run(lambda: self.hub.projects.create(name))
+
+    def device(self, project: Project, tag_id: int, eui: str, **kw: Any) -> Device:
+        return self.run(
+            lambda: self.hub.devices.add(
+                project, NewDevice(name=f"tag {tag_id}", tag_id=tag_id, eui=eui, **kw)
+            )
+        )
+
+    def uplink(self, device: Device, payload: bytes) -> int:
+        received = self.clock.now_us()
+        up = NewUplink(source="test", payload=payload, received_us=received, eui=device.eui)
+        return self.run(lambda: self.hub.ingestor.ingest(device, [up]))[0]
+
+    def fix(self, device: Device, fix_time: int, **kw: Any) -> int:
+        """Store a well-formed AWT frame taken at `fix_time`, inserted now (the fake clock's now)."""
+        fields: dict[str, Any] = {"latitude": -25.730598, "longitude": 28.219429, "voltage": 3.67} | kw
+        assert device.tag_id is not None
+        return self.uplink(device, awt_frame.encode(tag_id=device.tag_id, fix_time=fix_time, **fields))
+
+    def awt_token(self, created: CreatedProject) -> str:
+        response = self.client.post("/awt/v2/token", headers=token_headers(created))
+        assert response.status_code == 200, response.text
+        return str(response.json()["token"])
+
+    def awt(self, created: CreatedProject) -> dict[str, str]:
+        """Headers of a fully authenticated AWT call."""
+        key = created.credentials[CredentialKind.AWT].api_key
+        return {"X-API-KEY": key, "Authorization": f"Bearer {self.awt_token(created)}"}
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def token_headers(created: CreatedProject) -> dict[str, str]:
+    """Headers of `POST /token` for the project's AWT credential."""
+    awt = created.credentials[CredentialKind.AWT]
+    assert awt.credential.username is not None and awt.password is not None
+    return {"X-API-KEY": awt.api_key, "Authorization": basic(awt.credential.username, awt.password)}
+
+
+def _harness(tmp_path: Path, rate_limits: dict[str, float]) -> Iterator[Harness]:
+    clock = FakeClock(START_S * MICROS)
+    settings = Settings(data_dir=tmp_path, demo=False, rate_limits=rate_limits)
+    with TestClient(create_app(settings, clock), raise_server_exceptions=False) as client:
+        yield Harness(client, clock)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    """Rate limits lifted, so that golden tests can call freely; see `limited` for the seed's limits."""
+    yield from _harness(tmp_path, NO_RATE_LIMITS)
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Iterator[Harness]:
+    """The seed's rate limits, on a fake clock."""
+    yield from _harness(tmp_path, {})
+
+
+class LiveServer:
+    def __init__(self, base: str, data_dir: Path, process: subprocess.Popen[bytes]) -> None:
+        self.base = base
+        self.data_dir = data_dir
+        self.process = process
+
+    def cli(self, *args: str) -> Any:
+        """Run the `fieldstation` command against this server's data dir; parse its JSON output."""
+        out = subprocess.run(
+            [sys.executable, "-m", "fieldstation", *args, "--json", "--data-dir", str(self.data_dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return json.loads(out.stdout)
+
+    def demo_credentials(self) -> dict[str, Any]:
+        return dict(json.loads((self.data_dir / "demo-credentials.json").read_text()))
+
+
+def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> LiveServer:
+    port = free_port()
+    log = (data_dir.parent / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fieldstation",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "FIELDSTATION_ACCESS_LOG": "0", **(env or {})},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {Path(log.name).read_text()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return LiveServer(base, data_dir, process)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start within 60 s: {Path(log.name).read_text()}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real `fieldstation serve` process on a new data dir (so with the demo project), seed rate limits."""
+    server = start_server(tmp_path_factory.mktemp("live") / "data")
+    yield server
+    server.process.terminate()
+    server.process.wait(timeout=10)
