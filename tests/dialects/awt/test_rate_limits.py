@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from starlette.testclient import TestClient
+
+from fieldstation.app import create_app
+from fieldstation.assembly import rate_policy
+from fieldstation.config import Settings
+from fieldstation.core.clock import FakeClock
 from fieldstation.core.models import CredentialKind
+from fieldstation.core.projects import CreatedProject
 from tests.conftest import Harness, token_headers
 
 REJECTED = {"error": "Rate limit reached - request rejected."}
@@ -65,7 +73,7 @@ def test_limits_are_per_api_key(limited: Harness) -> None:
     created = limited.project()
     second = limited.run(lambda: limited.hub.projects.issue_credential(created.project, CredentialKind.AWT))
     assert limited.client.post("/awt/v2/token", headers=token_headers(created)).status_code == 200
-    other = type(created)(created.project, {CredentialKind.AWT: second})
+    other = CreatedProject(created.project, {CredentialKind.AWT: second})
     assert limited.client.post("/awt/v2/token", headers=token_headers(other)).status_code == 200
 
 
@@ -77,16 +85,11 @@ def test_malformed_and_unauthorized_calls_cost_no_quota(limited: Harness) -> Non
     assert limited.client.get("/awt/v2/data", headers=headers).status_code == 200
 
 
-def test_operator_can_relax_a_group(tmp_path) -> None:
-    from starlette.testclient import TestClient
-
-    from fieldstation.app import create_app
-    from fieldstation.config import Settings
-    from fieldstation.core.clock import FakeClock
-
+def test_operator_can_relax_a_group(tmp_path: Path) -> None:
+    clock = FakeClock()
     settings = Settings(data_dir=tmp_path, demo=False, rate_limits={"awt.data": 0})
-    with TestClient(create_app(settings, FakeClock())) as client:
-        harness = Harness(client, FakeClock())
+    with TestClient(create_app(settings, clock)) as client:
+        harness = Harness(client, clock)
         created = harness.project()
         headers = harness.awt(created)
         for _ in range(5):
@@ -95,9 +98,6 @@ def test_operator_can_relax_a_group(tmp_path) -> None:
         assert client.get("/awt/v2/devices", headers=headers).status_code == 429
 
 
-def test_unknown_rate_limit_group_is_refused_at_start(tmp_path) -> None:
-    from fieldstation.assembly import rate_policy
-    from fieldstation.config import Settings
-
-    with pytest.raises(ValueError, match="awt.dat"):
+def test_unknown_rate_limit_group_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"awt\.dat"):
         rate_policy(Settings(data_dir=tmp_path, rate_limits={"awt.dat": 0}))

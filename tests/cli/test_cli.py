@@ -1,0 +1,105 @@
+"""The operator CLI: other tools script against it, so its options and JSON are pinned here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def fieldstation(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fieldstation", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
+def as_json(data_dir: Path, *args: str) -> Any:
+    return json.loads(fieldstation(data_dir, *args, "--json").stdout)
+
+
+def test_project_create_json(tmp_path: Path) -> None:
+    out = as_json(tmp_path, "project", "create", "kruger")
+    assert set(out) == {"project", "awt"}
+    assert out["project"]["name"] == "kruger"
+    assert len(out["project"]["short_id"]) == 8
+    assert out["project"]["demo"] is False
+    assert set(out["awt"]) == {"api_key", "username", "password"}
+    assert len(out["awt"]["api_key"]) >= 40
+
+
+def test_secrets_are_stored_hashed(tmp_path: Path) -> None:
+    out = as_json(tmp_path, "project", "create", "kruger")
+    database = (tmp_path / "fieldstation.db").read_bytes()
+    wal = tmp_path / "fieldstation.db-wal"
+    stored = database + (wal.read_bytes() if wal.exists() else b"")
+    assert out["awt"]["api_key"].encode() not in stored
+    assert out["awt"]["password"].encode() not in stored
+
+
+def test_duplicate_project_is_a_clear_error(tmp_path: Path) -> None:
+    fieldstation(tmp_path, "project", "create", "kruger")
+    again = fieldstation(tmp_path, "project", "create", "kruger", check=False)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+
+
+def test_device_add_and_list(tmp_path: Path) -> None:
+    fieldstation(tmp_path, "project", "create", "kruger")
+    added = as_json(
+        tmp_path, "device", "add", "--project", "kruger", "--tag-id", "1337", "--eui", "a0-c9-b0-00-00-79-4a-b5",
+        "--name", "Tembo", "--asset", "Savannah Elephant",
+    )  # fmt: skip
+    assert added["eui"] == "A0C9B00000794AB5"
+    listed = as_json(tmp_path, "device", "list", "--project", "kruger")
+    assert [(d["tag_id"], d["name"], d["asset"]) for d in listed] == [(1337, "Tembo", "Savannah Elephant")]
+    table = fieldstation(tmp_path, "device", "list", "--project", "kruger").stdout
+    assert "Tembo" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["device", "add", "--project", "nope", "--tag-id", "1", "--eui", "0000000000000001"],
+            "no project named",
+        ),
+        (["device", "add", "--project", "kruger", "--tag-id", "1", "--eui", "xyz"], "16 hexadecimal digits"),
+        (["project", "create", "bad name!"], "not valid"),
+    ],
+)
+def test_bad_input_says_what_to_do(tmp_path: Path, args: list[str], message: str) -> None:
+    fieldstation(tmp_path, "project", "create", "kruger")
+    result = fieldstation(tmp_path, *args, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_duplicate_tag_is_refused(tmp_path: Path) -> None:
+    fieldstation(tmp_path, "project", "create", "kruger")
+    args = ["device", "add", "--project", "kruger", "--tag-id", "1", "--eui", "0000000000000001"]
+    fieldstation(tmp_path, *args)
+    again = fieldstation(tmp_path, *args, check=False)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+
+
+def test_demo_project_has_a_week_of_hourly_fixes(tmp_path: Path) -> None:
+    as_json(tmp_path, "project", "create", "showcase", "--demo")
+    devices = as_json(tmp_path, "device", "list", "--project", "showcase")
+    assert len(devices) == 5
+
+
+def test_help_explains_every_command() -> None:
+    for args in ([], ["serve"], ["project", "create"], ["device", "add"], ["device", "list"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "fieldstation", *args, "--help"], capture_output=True, text=True
+        )
+        assert out.returncode == 0, args
+        assert "Usage" in out.stdout

@@ -1,0 +1,86 @@
+"""Throwaway instances of real servers (PostgreSQL; later Redis and Mosquitto) on free ports, started from
+the machine's binaries. Where a binary is missing the test is skipped, except under CI=true, where that is
+a failure: CI must run what the tests claim to check."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+
+def missing(what: str) -> None:
+    message = f"{what} is not installed on this machine"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}, and CI must run every test")
+    pytest.skip(message)
+
+
+def _postgres_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root; a root test run hands the server to the `postgres` account."""
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """Yield the asyncpg URL of a new, empty PostgreSQL cluster; remove it afterwards."""
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        missing("PostgreSQL (initdb, pg_ctl)")
+        raise AssertionError("unreachable")
+    root = Path(tempfile.mkdtemp(prefix="fieldstation-pg-"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    port = free_port()
+    subprocess.run(
+        _as_postgres_user([initdb, "-D", str(data), "-U", "fieldstation", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    subprocess.run(
+        _as_postgres_user([pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        createdb = _postgres_bin("createdb")
+        assert createdb is not None
+        deadline = time.monotonic() + 30
+        while True:
+            made = subprocess.run(
+                [createdb, "-h", "127.0.0.1", "-p", str(port), "-U", "fieldstation", "fieldstation"],
+                capture_output=True,
+            )
+            if made.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"createdb failed: {made.stderr.decode()}")
+            time.sleep(0.2)
+        yield f"postgresql+asyncpg://fieldstation@127.0.0.1:{port}/fieldstation"
+    finally:
+        subprocess.run(
+            _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
+        )
+        shutil.rmtree(root, ignore_errors=True)

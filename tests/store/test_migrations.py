@@ -1,0 +1,88 @@
+"""The Alembic migrations build exactly the tables of store/schema.py, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from fieldstation.codecs import awt_frame
+from fieldstation.core.clock import MICROS, FakeClock
+from fieldstation.core.hub import build_hub
+from fieldstation.core.models import NewDevice, NewUplink
+from fieldstation.core.ports import ReadingWindow
+from fieldstation.dialects.awt import RATE_POLICY, render_reading
+from fieldstation.store import Store, connect, migrate
+from fieldstation.store.database import current_revision
+from fieldstation.store.schema import metadata
+from tests.services import postgres_server
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+def _differences(url: str) -> list[Any]:
+    async def main() -> list[Any]:
+        engine = connect(url)
+        try:
+            await migrate(engine)
+            await migrate(engine)  # a second run at start-up is a no-op
+            async with engine.connect() as conn:
+                return await conn.run_sync(
+                    lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def test_sqlite_migrations_match_the_schema(tmp_path: Path) -> None:
+    assert _differences(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}") == []
+
+
+@pytest.mark.postgres
+def test_postgres_migrations_match_the_schema(postgres_url: str) -> None:
+    assert _differences(postgres_url) == []
+
+
+async def _round_trip(url: str) -> None:
+    """Project, device, readings and an AWT page through the real store."""
+    engine = connect(url)
+    await migrate(engine)
+    assert await current_revision(engine) is not None
+    clock = FakeClock(1_790_000_000 * MICROS)
+    hub = await build_hub(Store(engine), clock, render_awt=render_reading, rate_policy=RATE_POLICY)
+    try:
+        created = await hub.projects.create("roundtrip")
+        device = await hub.devices.add(created.project, NewDevice(name="t", tag_id=4, eui="00000000000000AA"))
+        for n in range(3):
+            frame = awt_frame.encode(
+                tag_id=4, fix_time=1_789_999_000 + n, latitude=-1, longitude=2, voltage=3.7
+            )
+            await hub.ingestor.ingest(device, [NewUplink("test", frame, clock.now_us())])
+        window = ReadingWindow(
+            project_id=created.project.id, order="time", since_us=0, until_us=2**62, limit=2, offset=1
+        )
+        chunks = [chunk async for chunk in hub.store.stream_awt_json(window)]
+        assert sum(len(c) for c in chunks) == 2
+        assert await hub.store.last_reading_id(created.project.id) > 0
+    finally:
+        await engine.dispose()
+
+
+def test_sqlite_round_trip(tmp_path: Path) -> None:
+    asyncio.run(_round_trip(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"))
+
+
+@pytest.mark.postgres
+def test_postgres_round_trip(postgres_url: str) -> None:
+    asyncio.run(_round_trip(postgres_url))
