@@ -52,8 +52,9 @@ def test_duplicate_project_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_device_add_and_list(tmp_path: Path) -> None:
     fieldstation(tmp_path, "project", "create", "kruger")
+    eui = "a0-c9-b0-00-00-79-4a-b5"
     added = as_json(
-        tmp_path, "device", "add", "--project", "kruger", "--tag-id", "1337", "--eui", "a0-c9-b0-00-00-79-4a-b5",
+        tmp_path, "device", "add", "--project", "kruger", "--tag-id", "1337", "--eui", eui,
         "--name", "Tembo", "--asset", "Savannah Elephant",
     )  # fmt: skip
     assert added["eui"] == "A0C9B00000794AB5"

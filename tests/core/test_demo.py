@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from typing import Any
@@ -41,10 +42,10 @@ def test_a_week_of_hourly_fixes_with_a_few_failures(harness: Harness) -> None:
         assert len(series) - len(good) <= 15, "a few parse failures, not many"
         times = [r["timestamp"] for r in good]
         assert times == sorted(times)
-        assert all(3000 < b - a < 10_900 for a, b in zip(times, times[1:], strict=False)), (
+        assert all(3000 < b - a < 10_900 for a, b in itertools.pairwise(times)), (
             "hourly, gaps from failures"
         )
-        for a, b in zip(good, good[1:], strict=False):
+        for a, b in itertools.pairwise(good):
             hours = (b["timestamp"] - a["timestamp"]) / 3600
             assert _km(a, b) / hours < 12, "no animal walks faster than 12 km/h for an hour"
         assert all(-35 < r["latitude"] < -15 and 10 < r["longitude"] < 35 for r in good), "southern Africa"
