@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fieldstation.core.errors import Unauthorized
 from fieldstation.core.hashing import key_digest, verify_password
 from fieldstation.core.models import Credential, CredentialKind
@@ -17,8 +19,9 @@ async def credential_for_key(store: StorePort, kind: CredentialKind, api_key: st
     return credential
 
 
-def check_password(credential: Credential, username: str, secret: str) -> None:
+async def check_password(credential: Credential, username: str, secret: str) -> None:
+    """Argon2 costs tens of milliseconds and 64 MiB by design: it runs in a worker thread, not the loop."""
     if credential.password_hash is None or credential.username != username:
         raise Unauthorized("wrong username or password")
-    if not verify_password(credential.password_hash, secret):
+    if not await asyncio.to_thread(verify_password, credential.password_hash, secret):
         raise Unauthorized("wrong username or password")

@@ -21,7 +21,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         "synchronous=FULL",
         "foreign_keys=ON",
         "busy_timeout=10000",
-        "cache_size=-65536",
+        "cache_size=-4096",
         "temp_store=MEMORY",
     ):
         cursor.execute(f"PRAGMA {pragma}")

@@ -83,7 +83,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         username, secret = _basic_credentials(request.headers.get("authorization", ""))
         await spend(hub, credential, groups.TOKEN)
         try:
-            check_password(credential, username, secret)
+            await check_password(credential, username, secret)
         except Unauthorized as exc:
             raise errors.AwtError(401, errors.BAD_KEY) from exc
         issued = hub.tokens.issue(credential, TOKEN_LIFETIME_S)

@@ -1,0 +1,223 @@
+"""AWT read path: a 50,000-record archive page and a 1,000-record /data page over HTTP, from a database of
+1,000,000 readings over 100 tags, against the raw SQL query for the same rows, with the server's memory.
+
+    .venv/bin/python -m bench.awt_read [--readings N] [--runs N]
+
+Targets on a 2-core machine: archive page <= 150 ms, /data page <= 10 ms, and peak memory growth no more
+than one copy of the largest response. The database is built once (through the real codec and renderer)
+and cached in bench/.cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from bench.common import CACHE, Server, summary, timed
+from fieldstation import codecs
+from fieldstation.assembly import close_hub, open_hub
+from fieldstation.codecs import awt_frame
+from fieldstation.config import Settings
+from fieldstation.core.clock import MICROS
+from fieldstation.core.ids import guid
+from fieldstation.core.models import CredentialKind, NewDevice
+from fieldstation.dialects.awt.render import render_reading
+from fieldstation.store import Store
+from fieldstation.store import schema as t
+
+TAGS = 100
+BATCH = 20_000
+ARCHIVE_TARGET_MS = 150
+RECENT_TARGET_MS = 10
+FIRST_PAGES = 100_000
+"""/data pages are timed at offsets within the first 100,000 records, where a client paging from the start
+is; pages at the far end of a million are reported apart (an offset costs a walk of the index)."""
+
+
+async def build(data_dir: Path, readings: int) -> dict[str, str]:
+    """A project with TAGS tags and `readings` readings spread over the last 60 days (so /data sees them)."""
+    settings = Settings(data_dir=data_dir, demo=False)
+    hub = await open_hub(settings)
+    try:
+        created = await hub.projects.create("bench")
+        awt = created.credentials[CredentialKind.AWT]
+        devices = [
+            await hub.devices.add(created.project, NewDevice(name=f"tag {n}", tag_id=n, eui=f"{n:016X}"))
+            for n in range(1, TAGS + 1)
+        ]
+        assert isinstance(hub.store, Store)
+        engine = hub.store.engine
+        now_s = int(time.time())
+        first_s = now_s - 60 * 86_400
+        step = (now_s - first_s) / readings
+        done = 0
+        while done < readings:
+            uplink_rows, reading_rows = [], []
+            for n in range(done, min(done + BATCH, readings)):
+                device = devices[n % TAGS]
+                fix_time = int(first_s + n * step)
+                frame = awt_frame.encode(
+                    tag_id=device.tag_id or 0, fix_time=fix_time, latitude=-24 + (n % 997) / 1000,
+                    longitude=31 + (n % 991) / 1000, voltage=3.6 + (n % 50) / 100,
+                    payload_type=awt_frame.TYPE_ALTITUDE, altitude=300 + n % 200, speed=n % 12,
+                    temperature=15 + n % 20, counter=n % 256,
+                )  # fmt: skip
+                if n % 97 == 0:
+                    frame = frame[:20]  # a few parse failures, as in the field
+                decoded = codecs.decode(device.codec, frame, fix_time * MICROS)
+                uid = guid()
+                received_us = (fix_time + 120) * MICROS
+                uplink_rows.append(
+                    {"id": n + 1, "project_id": created.project.id, "device_id": device.id, "source": "bench",
+                     "received_us": received_us, "inserted_us": received_us, "eui": device.eui, "f_cnt": n,
+                     "f_port": 1, "payload": frame, "raw": b"", "meta": "{}"}
+                )  # fmt: skip
+                reading_rows.append(
+                    {"uid": uid, "project_id": created.project.id, "device_id": device.id, "uplink_id": n + 1,
+                     "time_us": decoded.device_time_us or received_us, "inserted_us": received_us,
+                     "latitude": decoded.latitude, "longitude": decoded.longitude,
+                     "values_json": json.dumps(decoded.values), "error": decoded.error, "warnings": None,
+                     "awt_json": render_reading(device, uid, decoded)}
+                )  # fmt: skip
+            async with engine.begin() as conn:
+                await conn.execute(insert(t.uplinks), uplink_rows)
+                await conn.execute(insert(t.readings), reading_rows)
+            done += len(reading_rows)
+            print(f"\r  built {done:,} / {readings:,} readings", end="", flush=True)
+        print()
+        return {
+            "api_key": awt.api_key,
+            "username": awt.credential.username or "",
+            "password": awt.password or "",
+        }
+    finally:
+        await close_hub(hub)
+
+
+def prepared(readings: int) -> tuple[Path, dict[str, str]]:
+    data_dir = CACHE / f"awt-read-{readings}"
+    credentials_file = data_dir / "bench-credentials.json"
+    if not credentials_file.exists():
+        shutil.rmtree(data_dir, ignore_errors=True)
+        print(
+            f"Building a database of {readings:,} readings over {TAGS} tags (once; cached in {data_dir}) ..."
+        )
+        credentials = asyncio.run(build(data_dir, readings))
+        with sqlite3.connect(data_dir / "fieldstation.db") as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("ANALYZE")
+        credentials_file.write_text(json.dumps(credentials))
+    return data_dir, json.loads(credentials_file.read_text())
+
+
+PAGE_SQL = (
+    "SELECT r.awt_json FROM (SELECT id FROM readings WHERE project_id = 1 AND {key} >= ? AND {key} <= ? "
+    "ORDER BY {key}, id LIMIT ? OFFSET ?) AS page CROSS JOIN readings AS r ON r.id = page.id"
+)
+"""The store's own query for a page, for the raw-SQL floor."""
+
+
+def raw_sql(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> float:
+    """The same rows straight from SQLite into one JSON array, in this process: the floor under any server."""
+    start = time.perf_counter()
+    rows = db.execute(sql, args).fetchall()
+    ("[" + ",".join(row[0] for row in rows) + "]").encode()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--readings", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=15)
+    options = parser.parse_args()
+    data_dir, credentials = prepared(options.readings)
+    server = Server(data_dir)
+    try:
+        basic = base64.b64encode(f"{credentials['username']}:{credentials['password']}".encode()).decode()
+        status, body = server.request(
+            "POST", "/awt/v2/token", {"X-API-KEY": credentials["api_key"], "Authorization": f"Basic {basic}"}
+        )
+        assert status == 200, body
+        headers = {
+            "X-API-KEY": credentials["api_key"],
+            "Authorization": f"Bearer {json.loads(body)['token']}",
+        }
+        conn = server.connection()
+        noop = [timed(conn, "/healthz", {})[0] for _ in range(200)]
+        server.reset_peak()
+        memory_before = server.memory_kib()
+
+        archive, archive_bytes = [], 0
+        for run in range(options.runs):
+            offset = (run * 61_000) % max(1, options.readings - 50_000)
+            elapsed, page = timed(conn, f"/awt/v2/data/archive?start=0&offset={offset}", headers)
+            archive.append(elapsed)
+            archive_bytes = max(archive_bytes, len(page))
+            assert len(json.loads(page)) == 50_000
+        memory_after_archive = server.memory_kib()
+
+        recent, deep = [], []
+        for run in range(options.runs * 10):
+            elapsed, page = timed(conn, f"/awt/v2/data?offset={(run * 7_919) % FIRST_PAGES}", headers)
+            recent.append(elapsed)
+        assert len(json.loads(page)) == 1_000
+        for run in range(options.runs):
+            offset = options.readings - 1_000 - (run * 7_919) % FIRST_PAGES
+            deep.append(timed(conn, f"/awt/v2/data?offset={offset}", headers)[0])
+
+        with sqlite3.connect(data_dir / "fieldstation.db") as db:
+            db.execute("PRAGMA cache_size=-4096")
+            archive_sql = PAGE_SQL.format(key="time_us")
+            raw_archive = [
+                raw_sql(db, archive_sql, (0, 2**62, 50_000, (r * 61_000) % (options.readings - 50_000)))
+                for r in range(options.runs)
+            ]
+            horizon_us = (int(time.time()) - 90 * 86_400) * 1_000_000
+            recent_sql = PAGE_SQL.format(key="inserted_us")
+            raw_recent = [
+                raw_sql(db, recent_sql, (horizon_us, 2**62, 1_000, (r * 7_919) % FIRST_PAGES))
+                for r in range(options.runs * 10)
+            ]
+    finally:
+        server.stop()
+
+    archive_s, raw_archive_s = summary(archive), summary(raw_archive)
+    recent_s, raw_recent_s = summary(recent), summary(raw_recent)
+    growth_kib = memory_after_archive["VmHWM"] - memory_before["VmRSS"]
+    result = {
+        "readings": options.readings,
+        "noop_get": summary(noop),
+        "archive_50000": archive_s | {"bytes": archive_bytes},
+        "archive_raw_sql": raw_archive_s,
+        "archive_ratio_to_raw_sql": round(archive_s["median_ms"] / raw_archive_s["median_ms"], 2),
+        "data_1000": recent_s,
+        "data_raw_sql": raw_recent_s,
+        "data_ratio_to_raw_sql": round(recent_s["median_ms"] / raw_recent_s["median_ms"], 2),
+        "data_1000_deep_offsets": summary(deep),
+        "server_rss_before_kib": memory_before["VmRSS"],
+        "server_peak_kib": memory_after_archive["VmHWM"],
+        "peak_growth_kib": growth_kib,
+        "response_kib": archive_bytes // 1024,
+    }
+    print(json.dumps(result, indent=2))
+    verdicts = {
+        f"archive page <= {ARCHIVE_TARGET_MS} ms": archive_s["median_ms"] <= ARCHIVE_TARGET_MS,
+        f"/data page <= {RECENT_TARGET_MS} ms": recent_s["median_ms"] <= RECENT_TARGET_MS,
+        "peak memory growth <= one response": growth_kib <= archive_bytes // 1024,
+    }
+    for name, ok in verdicts.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+
+
+if __name__ == "__main__":
+    main()

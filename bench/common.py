@@ -1,0 +1,103 @@
+"""What the benchmarks share: a server process on a prepared data dir, its memory, and timing helpers."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from fieldstation.dialects.awt.rate_limits import RATE_POLICY
+
+ROOT = Path(__file__).resolve().parent
+CACHE = ROOT / ".cache"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`fieldstation serve` in its own process, rate limits lifted: the benchmark measures work, not waits."""
+
+    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        limits = json.dumps(dict.fromkeys(RATE_POLICY, 0))
+        command = ["serve", "--no-demo", "--port", str(self.port), "--data-dir", str(data_dir)]
+        self.log = data_dir.parent / f"server-{self.port}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fieldstation", *command],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "FIELDSTATION_ACCESS_LOG": "0", "FIELDSTATION_LOG_LEVEL": "warning",
+                 "FIELDSTATION_RATE_LIMITS": limits, **(env or {})},
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        conn = self.connection()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def memory_kib(self) -> dict[str, int]:
+        """Resident memory now and at its peak (VmRSS, VmHWM) of the server process."""
+        fields = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0])
+        return fields
+
+    def reset_peak(self) -> None:
+        """Make VmHWM start again from the current RSS (Linux: clear_refs 5), so a peak is the request's."""
+        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def timed(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[float, bytes]:
+    """Seconds from sending the request to the last byte of the answer, on a kept-alive connection."""
+    start = time.perf_counter()
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    body = response.read()
+    elapsed = time.perf_counter() - start
+    if response.status != 200:
+        raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
+    return elapsed, body
+
+
+def summary(samples: list[float]) -> dict[str, Any]:
+    ordered = sorted(samples)
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 2),
+        "p90_ms": round(ordered[int(len(ordered) * 0.9) - 1 if len(ordered) > 1 else 0] * 1000, 2),
+        "min_ms": round(ordered[0] * 1000, 2),
+        "runs": len(ordered),
+    }
