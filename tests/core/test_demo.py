@@ -42,9 +42,7 @@ def test_a_week_of_hourly_fixes_with_a_few_failures(harness: Harness) -> None:
         assert len(series) - len(good) <= 15, "a few parse failures, not many"
         times = [r["timestamp"] for r in good]
         assert times == sorted(times)
-        assert all(3000 < b - a < 10_900 for a, b in itertools.pairwise(times)), (
-            "hourly, gaps from failures"
-        )
+        assert all(3000 < b - a < 10_900 for a, b in itertools.pairwise(times)), "hourly, gaps from failures"
         for a, b in itertools.pairwise(good):
             hours = (b["timestamp"] - a["timestamp"]) / 3600
             assert _km(a, b) / hours < 12, "no animal walks faster than 12 km/h for an hour"
