@@ -90,3 +90,23 @@ def test_offset_past_the_end_is_an_empty_page(harness: Harness) -> None:
     response = harness.client.get("/awt/v2/data", params={"offset": 3}, headers=harness.awt(created))
     assert response.status_code == 200
     assert response.json() == []
+
+
+def test_archive_is_ordered_by_timestamp_then_record(harness: Harness) -> None:
+    created = harness.project()
+    device = harness.device(created.project, 1, "0000000000000001")
+    for fix_time in (START_S - 50, START_S - 90, START_S - 70, START_S - 90):
+        harness.fix(device, fix_time)
+    readings = harness.client.get("/awt/v2/data/archive", headers=harness.awt(created)).json()
+    assert [r["timestamp"] for r in readings] == [START_S - 90, START_S - 90, START_S - 70, START_S - 50]
+
+
+def test_start_after_end_is_an_empty_page(harness: Harness) -> None:
+    created = harness.project()
+    device = harness.device(created.project, 1, "0000000000000001")
+    harness.fix(device, START_S - 50)
+    params = {"start": START_S, "end": START_S - 100}
+    for path in ("/awt/v2/data", "/awt/v2/data/archive"):
+        response = harness.client.get(path, params=params, headers=harness.awt(created))
+        assert response.status_code == 200
+        assert response.json() == []
