@@ -43,6 +43,7 @@ projects = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("auto_register", Boolean, nullable=False, default=False),
     Column("is_demo", Boolean, nullable=False, default=False),
+    Column("settings", Text, nullable=False, server_default="{}"),
 )
 
 credentials = Table(
@@ -94,7 +95,11 @@ uplinks = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("raw", LargeBinary, nullable=False),
     Column("meta", Text, nullable=False),
+    # eui, frame counter and payload digest: the same uplink delivered again (several gateways, webhook
+    # retries) is stored once. Older than the dedup window, a key is retired (suffixed with the row id).
+    Column("dedup_key", String(96)),
     Index("ix_uplinks_device_received", "device_id", "received_us"),
+    Index("ux_uplinks_dedup", "project_id", "dedup_key", unique=True),
 )
 
 readings = Table(
