@@ -24,6 +24,7 @@ from fieldstation.config import Settings
 from fieldstation.core.clock import MICROS, FakeClock
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import CredentialKind, Device, NewDevice, NewUplink, Project
+from fieldstation.core.ports import StoredReading
 from fieldstation.core.projects import CreatedProject
 from fieldstation.dialects.awt.rate_limits import RATE_POLICY
 
@@ -61,12 +62,12 @@ class Harness:
             )
         )
 
-    def uplink(self, device: Device, payload: bytes) -> int:
+    def uplink(self, device: Device, payload: bytes) -> StoredReading:
         received = self.clock.now_us()
         up = NewUplink(source="test", payload=payload, received_us=received, eui=device.eui)
         return self.run(lambda: self.hub.ingestor.ingest(device, [up]))[0]
 
-    def fix(self, device: Device, fix_time: int, **kw: Any) -> int:
+    def fix(self, device: Device, fix_time: int, **kw: Any) -> StoredReading:
         """Store a well-formed AWT frame taken at `fix_time`, inserted now (the fake clock's now)."""
         fields: dict[str, Any] = {"latitude": -25.730598, "longitude": 28.219429, "voltage": 3.67} | kw
         assert device.tag_id is not None

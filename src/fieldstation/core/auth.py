@@ -1,27 +1,66 @@
-"""Who is calling: API keys looked up by digest, passwords checked with argon2."""
+"""Who is calling: API keys looked up by digest, passwords checked with argon2.
+
+Both answers are remembered briefly in the process, because webhooks authenticate every call with Basic
+credentials and argon2 costs tens of milliseconds by design: a verified (key, username, password) is
+trusted again for `VERIFIED_TTL_S`, a key's credential for `KEY_TTL_S`. A revocation therefore takes
+effect within `KEY_TTL_S` in every worker."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from typing import TypeVar
 
+from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import Unauthorized
 from fieldstation.core.hashing import key_digest, verify_password
 from fieldstation.core.models import Credential, CredentialKind
 from fieldstation.core.ports import StorePort
 
-
-async def credential_for_key(store: StorePort, kind: CredentialKind, api_key: str | None) -> Credential:
-    if not api_key:
-        raise Unauthorized("no API key")
-    credential = await store.credential_by_digest(key_digest(api_key))
-    if credential is None or credential.kind is not kind or not credential.active:
-        raise Unauthorized("unknown or revoked API key")
-    return credential
+KEY_TTL_S = 5
+VERIFIED_TTL_S = 60
+MAX_REMEMBERED = 10_000
+V = TypeVar("V")
 
 
-async def check_password(credential: Credential, username: str, secret: str) -> None:
-    """Argon2 costs tens of milliseconds and 64 MiB by design: it runs in a worker thread, not the loop."""
-    if credential.password_hash is None or credential.username != username:
-        raise Unauthorized("wrong username or password")
-    if not await asyncio.to_thread(verify_password, credential.password_hash, secret):
-        raise Unauthorized("wrong username or password")
+class Authenticator:
+    def __init__(self, store: StorePort, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._keys: dict[str, tuple[Credential, int]] = {}
+        self._verified: dict[str, int] = {}
+
+    async def key(self, kind: CredentialKind, api_key: str | None) -> Credential:
+        if not api_key:
+            raise Unauthorized("no API key")
+        digest = key_digest(api_key)
+        now = self._clock.now_us()
+        cached = self._keys.get(digest)
+        if cached is not None and cached[1] > now:
+            credential: Credential | None = cached[0]
+        else:
+            credential = await self._store.credential_by_digest(digest)
+            if credential is not None:
+                _remember(self._keys, digest, (credential, now + KEY_TTL_S * MICROS))
+        if credential is None or credential.kind is not kind or not credential.active:
+            raise Unauthorized("unknown or revoked API key")
+        return credential
+
+    async def password(self, credential: Credential, username: str, secret: str) -> None:
+        """Raise Unauthorized unless username and password are the credential's. Argon2 runs in a worker
+        thread, not on the event loop."""
+        if credential.password_hash is None or credential.username != username:
+            raise Unauthorized("wrong username or password")
+        proof = hashlib.sha256(f"{credential.id}\0{credential.password_hash}\0{secret}".encode()).hexdigest()
+        now = self._clock.now_us()
+        if self._verified.get(proof, 0) > now:
+            return
+        if not await asyncio.to_thread(verify_password, credential.password_hash, secret):
+            raise Unauthorized("wrong username or password")
+        _remember(self._verified, proof, now + VERIFIED_TTL_S * MICROS)
+
+
+def _remember(cache: dict[str, V], key: str, value: V) -> None:
+    if len(cache) >= MAX_REMEMBERED:
+        cache.clear()
+    cache[key] = value

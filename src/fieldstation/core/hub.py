@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from fieldstation.core.auth import Authenticator
 from fieldstation.core.clock import Clock
 from fieldstation.core.demo import Demo
 from fieldstation.core.devices import Devices
@@ -22,6 +23,7 @@ TOKEN_SECRET_SETTING = "jwt_secret"
 class Hub:
     store: StorePort
     clock: Clock
+    auth: Authenticator
     tokens: TokenIssuer
     limiter: RateLimiter
     projects: Projects
@@ -45,6 +47,7 @@ async def build_hub(
     return Hub(
         store=store,
         clock=clock,
+        auth=Authenticator(store, clock),
         tokens=TokenIssuer(secret, clock),
         limiter=MemoryRateLimiter(rate_policy, clock),
         projects=Projects(store, clock),

@@ -21,6 +21,8 @@ class Project:
     created_us: int
     auto_register: bool = False
     is_demo: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Operator settings, such as `actility_as_key` (see docs/configuration.md)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from fieldstation.core.models import (
     Credential,
@@ -29,6 +29,15 @@ class ReadingToStore:
     awt_json: str
     inserted_us: int | None = None
     """Set only to back-date history (the demo); otherwise the commit's own time."""
+    dedup_key: str | None = None
+    """Equal keys within the dedup window are one uplink, stored once."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    uid: str
+    """The reading's uid; for a duplicate, the uid of the reading stored the first time."""
+    duplicate: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +92,23 @@ class StorePort(Protocol):
 
     async def device_by_eui(self, project_id: int, eui: str) -> Device | None: ...
 
-    async def store_readings(self, items: Sequence[ReadingToStore], inserted_us: int) -> list[int]: ...
+    async def store_readings(
+        self, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
+    ) -> list[StoredReading]: ...
+
+    async def add_network_event(
+        self,
+        *,
+        project_id: int,
+        device_id: int | None,
+        network: str,
+        kind: str,
+        received_us: int,
+        meta: dict[str, Any],
+        raw: bytes,
+    ) -> None: ...
+
+    async def set_project_settings(self, project_id: int, settings: dict[str, Any]) -> None: ...
 
     async def reading_by_uid(self, uid: str) -> Reading | None: ...
 

@@ -25,7 +25,12 @@ from fieldstation.networks.types import (
 
 NAME = "actility"
 UPLINK = "DevEUI_uplink"
-OTHER_MESSAGES = ("DevEUI_location", "DevEUI_notification", "DevEUI_downlink_Sent", "DevEUI_downlink_Rejected")
+OTHER_MESSAGES = (
+    "DevEUI_location",
+    "DevEUI_notification",
+    "DevEUI_downlink_Sent",
+    "DevEUI_downlink_Rejected",
+)
 TOKEN_MARK = "&Token="
 
 
@@ -33,14 +38,16 @@ class BadToken(ValueError):
     """The ThingPark token is missing or does not match the project's AS key."""
 
 
-def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:  # noqa: ARG001
+def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:
     obj = load_object(body)
     if UPLINK not in obj:
         kind = next((name for name in OTHER_MESSAGES if name in obj), None)
         if kind is not None:
             inner = obj[kind] if isinstance(obj[kind], dict) else {}
             eui = inner.get("DevEUI")
-            return OtherEvent(kind=kind, eui=hex_eui(eui, f"body.{kind}.DevEUI") if isinstance(eui, str) else None)
+            return OtherEvent(
+                kind=kind, eui=hex_eui(eui, f"body.{kind}.DevEUI") if isinstance(eui, str) else None
+            )
         if "DevEUI" in obj:
             return _simplified(obj)
         raise BadBody(f"body has no {UPLINK}, nor any other message ThingPark sends")
@@ -62,7 +69,9 @@ def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:  # noqa: ARG001
 
 def _simplified(obj: dict[str, Any]) -> Uplink:
     eui = hex_eui(text(obj, "DevEUI") or "", "body.DevEUI")
-    return Uplink(eui=eui, payload=payload_base64(text(obj, "payload") or "", "body.payload"), meta={"network": NAME})
+    return Uplink(
+        eui=eui, payload=payload_base64(text(obj, "payload") or "", "body.payload"), meta={"network": NAME}
+    )
 
 
 def _meta(uplink: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from fieldstation.networks.types import OtherEvent, Uplink, hex_eui, load_object
 NAME = "awt"
 
 
-def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:  # noqa: ARG001 (one shape for every parser)
+def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:
     obj = load_object(body)
     eui = hex_eui(text(obj, "eui") or "", "body.eui")
     return Uplink(eui=eui, payload=payload_hex(text(obj, "payload") or "", "body.payload"))

@@ -68,7 +68,11 @@ def _eui(obj: dict[str, Any], v4: bool) -> str | None:
 def _meta(obj: dict[str, Any], rx_info: list[dict[str, Any]], v4: bool) -> dict[str, Any]:
     meta: dict[str, Any] = {"network": NAME, "version": 4 if v4 else 3}
     gateways = [
-        {"id": rx.get("gatewayId", rx.get("gatewayID")), "rssi": rx.get("rssi"), "snr": rx.get("snr", rx.get("loRaSNR"))}
+        {
+            "id": rx.get("gatewayId", rx.get("gatewayID")),
+            "rssi": rx.get("rssi"),
+            "snr": rx.get("snr", rx.get("loRaSNR")),
+        }
         for rx in rx_info
     ]
     if gateways:

@@ -35,7 +35,7 @@ OTHER_MESSAGES = (
 )
 
 
-def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:  # noqa: ARG001
+def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:
     obj = load_object(body)
     ids = child(obj, "end_device_ids")
     eui_text = text(ids, "dev_eui", "body.end_device_ids", required="uplink_message" in obj)
@@ -48,7 +48,9 @@ def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:  # noqa: ARG001
     assert eui is not None
     message = child(obj, "uplink_message")
     where = "body.uplink_message"
-    payload = payload_base64(text(message, "frm_payload", where, required=False) or "", f"{where}.frm_payload")
+    payload = payload_base64(
+        text(message, "frm_payload", where, required=False) or "", f"{where}.frm_payload"
+    )
     received = message.get("received_at", obj.get("received_at"))
     return Uplink(
         eui=eui,
@@ -67,7 +69,8 @@ def _meta(ids: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
     gateways = []
     for rx in message.get("rx_metadata") or []:
         if isinstance(rx, dict):
-            gateway = rx.get("gateway_ids") if isinstance(rx.get("gateway_ids"), dict) else {}
+            gateway = rx.get("gateway_ids")
+            gateway = gateway if isinstance(gateway, dict) else {}
             gateways.append({"id": gateway.get("gateway_id"), "rssi": rx.get("rssi"), "snr": rx.get("snr")})
     if gateways:
         meta["gateways"] = gateways

@@ -126,6 +126,20 @@ readings = Table(
     Index("ix_readings_device_time", "device_id", "time_us", "id"),
 )
 
+network_events = Table(
+    "network_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE")),
+    Column("network", String(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Column("meta", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Index("ix_network_events_device", "device_id", "received_us"),
+)
+
 read_cursors = Table(
     "read_cursors",
     metadata,

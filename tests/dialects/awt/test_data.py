@@ -249,10 +249,10 @@ def test_latest_cursor_belongs_to_the_credential(harness: Harness) -> None:
 def test_stored_times_are_integers_of_epoch_microseconds(harness: Harness) -> None:
     created = harness.project()
     device = harness.device(created.project, 1, "0000000000000001")
-    reading_id = harness.fix(device, START_S - 5)
-    assert isinstance(reading_id, int)
+    stored = harness.fix(device, START_S - 5)
     [reading] = harness.client.get("/awt/v2/data", headers=harness.awt(created)).json()
-    stored = harness.run(lambda: harness.hub.store.reading_by_uid(reading["recordId"]))
-    assert stored is not None
-    assert stored.time_us == (START_S - 5) * MICROS
-    assert stored.inserted_us == START_S * MICROS
+    assert reading["recordId"] == stored.uid
+    row = harness.run(lambda: harness.hub.store.reading_by_uid(reading["recordId"]))
+    assert row is not None
+    assert row.time_us == (START_S - 5) * MICROS
+    assert row.inserted_us == START_S * MICROS

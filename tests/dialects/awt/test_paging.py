@@ -17,7 +17,12 @@ def _bulk(harness: Harness, device: Device, count: int, fix_time: int) -> None:
         NewUplink(
             source="test",
             payload=awt_frame.encode(
-                tag_id=1, fix_time=fix_time, latitude=-1.0, longitude=1.0, voltage=3.7, counter=n
+                tag_id=1,
+                fix_time=fix_time,
+                latitude=-1.0,
+                longitude=1.0,
+                voltage=3.7,
+                accelerometer=(n, 0, 0),
             ),
             received_us=harness.clock.now_us(),
         )
@@ -95,8 +100,8 @@ def test_offset_past_the_end_is_an_empty_page(harness: Harness) -> None:
 def test_archive_is_ordered_by_timestamp_then_record(harness: Harness) -> None:
     created = harness.project()
     device = harness.device(created.project, 1, "0000000000000001")
-    for fix_time in (START_S - 50, START_S - 90, START_S - 70, START_S - 90):
-        harness.fix(device, fix_time)
+    for speed, fix_time in enumerate((START_S - 50, START_S - 90, START_S - 70, START_S - 90)):
+        harness.fix(device, fix_time, speed=speed)
     readings = harness.client.get("/awt/v2/data/archive", headers=harness.awt(created)).json()
     assert [r["timestamp"] for r in readings] == [START_S - 90, START_S - 90, START_S - 70, START_S - 50]
 

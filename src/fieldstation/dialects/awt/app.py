@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
-from fieldstation.core.auth import check_password, credential_for_key
 from fieldstation.core.clock import MICROS
 from fieldstation.core.errors import Unauthorized
 from fieldstation.core.hub import Hub
@@ -49,7 +48,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
 
     async def api_key_credential(request: Request, hub: HubDep) -> Credential:
         try:
-            return await credential_for_key(hub.store, CredentialKind.AWT, request.headers.get("x-api-key"))
+            return await hub.auth.key(CredentialKind.AWT, request.headers.get("x-api-key"))
         except Unauthorized as exc:
             raise errors.AwtError(401, errors.BAD_KEY) from exc
 
@@ -83,7 +82,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         username, secret = _basic_credentials(request.headers.get("authorization", ""))
         await spend(hub, credential, groups.TOKEN)
         try:
-            await check_password(credential, username, secret)
+            await hub.auth.password(credential, username, secret)
         except Unauthorized as exc:
             raise errors.AwtError(401, errors.BAD_KEY) from exc
         issued = hub.tokens.issue(credential, TOKEN_LIFETIME_S)
