@@ -56,6 +56,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         hub = await open_hub(settings, clock)
+        hub.ingestor.start()
         holder.set(hub)
         tasks = []
         if settings.demo:
@@ -70,6 +71,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         finally:
             for task in tasks:
                 task.cancel()
+            await hub.ingestor.stop()
             holder.set(None)
             await close_hub(hub)
 

@@ -186,6 +186,46 @@ def project_create(
     console.print_json(json.dumps(out))
 
 
+@project_app.command("configure")
+def project_configure(
+    name: str,
+    auto_register: Annotated[
+        bool | None,
+        typer.Option(
+            "--auto-register/--no-auto-register",
+            help="Create a device from its first uplink when its EUI is unknown (else the uplink gets 404).",
+            show_default=False,
+        ),
+    ] = None,
+    actility_as_key: Annotated[
+        str | None,
+        typer.Option(help="ThingPark AS key: Actility uplinks must then carry a valid Token. '' removes it."),
+    ] = None,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Change a project's settings."""
+
+    async def configure(hub: Hub) -> Project:
+        project = await hub.projects.get(name)
+        changes: dict[str, Any] = {}
+        if actility_as_key is not None:
+            changes["actility_as_key"] = actility_as_key or None
+        return await hub.projects.configure(project, auto_register=auto_register, **changes)
+
+    project = _run(_settings(data_dir), configure)
+    out = _project_json(project) | {"settings": _public_settings(project)}
+    if as_json:
+        print(json.dumps(out))
+    else:
+        console.print_json(json.dumps(out))
+
+
+def _public_settings(project: Project) -> dict[str, Any]:
+    """Settings as an operator may see them again: keys are shown as set or not, never in clear."""
+    return {key: "(set)" if key.endswith("_key") else value for key, value in project.settings.items()}
+
+
 @project_app.command("list")
 def project_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """List the projects."""

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 
 from fieldstation import codecs
-from fieldstation.core.clock import Clock
-from fieldstation.core.errors import InvalidInput
+from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound
 from fieldstation.core.ids import guid, short_id
 from fieldstation.core.models import Device, NewDevice, Project
 from fieldstation.core.ports import StorePort
 
+log = logging.getLogger("fieldstation.devices")
+
 EUI = re.compile(r"^[0-9A-F]{16}$")
+DEFAULT_CODEC = "awt-frame"
+DEVICE_CACHE_TTL_S = 5
 MAX_TAG_ID = 2**63 - 1
 
 
@@ -28,6 +33,7 @@ class Devices:
     def __init__(self, store: StorePort, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        self._by_eui: dict[tuple[int, str], tuple[Device, int]] = {}
 
     async def add(self, project: Project, device: NewDevice) -> Device:
         if device.tag_id is not None and not 0 <= device.tag_id <= MAX_TAG_ID:
@@ -46,3 +52,49 @@ class Devices:
 
     async def list(self, project: Project) -> list[Device]:
         return await self._store.devices(project.id)
+
+    async def for_uplink(self, project: Project, eui: str, payload: bytes) -> Device:
+        """The project's device with this EUI. Unknown, it is registered from what its frame says when the
+        project has `auto_register` on; otherwise NotFound. Found devices are remembered for a few seconds:
+        every uplink needs one, and they change rarely."""
+        now = self._clock.now_us()
+        cached = self._by_eui.get((project.id, eui))
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        device = await self._store.device_by_eui(project.id, eui)
+        if device is None:
+            if not project.auto_register:
+                raise NotFound(f"no device with EUI {eui} in this project")
+            device = await self._register(project, eui, payload)
+        if len(self._by_eui) > 100_000:
+            self._by_eui.clear()
+        self._by_eui[(project.id, eui)] = (device, now + DEVICE_CACHE_TTL_S * MICROS)
+        return device
+
+    async def _register(self, project: Project, eui: str, payload: bytes) -> Device:
+        decoded = codecs.decode(DEFAULT_CODEC, payload, self._clock.now_us())
+        tag_id = decoded.values.get("tag_id")
+        version = decoded.values.get("software_version")
+        for candidate_tag in (tag_id, None) if tag_id is not None else (None,):
+            new = NewDevice(
+                name=f"tag {candidate_tag}" if candidate_tag is not None else f"EUI {eui}",
+                tag_id=candidate_tag,
+                eui=eui,
+                software_version=version,
+                codec=DEFAULT_CODEC,
+            )
+            try:
+                device = await self.add(project, new)
+            except AlreadyExists:
+                raced = await self._store.device_by_eui(project.id, eui)
+                if raced is not None:
+                    return raced  # a concurrent uplink of the same device registered it first
+                continue  # the tag id belongs to another EUI: register without it
+            log.info(
+                "project %s: registered device %s (tag %s) from its first uplink",
+                project.name,
+                eui,
+                candidate_tag,
+            )
+            return device
+        raise AssertionError("a device without tag id cannot conflict")

@@ -423,12 +423,12 @@ class Store:
                 )
             )
 
-    async def set_project_settings(self, project_id: int, settings: dict[str, Any]) -> None:
+    async def update_project(self, project_id: int, *, auto_register: bool, settings: dict[str, Any]) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(t.projects)
                 .where(t.projects.c.id == project_id)
-                .values(settings=orjson.dumps(settings).decode())
+                .values(auto_register=auto_register, settings=orjson.dumps(settings).decode())
             )
 
     async def reading_by_uid(self, uid: str) -> Reading | None:

@@ -3,8 +3,6 @@ malformed call costs no quota, and an unknown key cannot spend anybody's.
 
 No `from __future__ import annotations` here: FastAPI reads these annotations at run time."""
 
-import base64
-import binascii
 from collections.abc import Callable
 from typing import Annotated
 
@@ -16,8 +14,9 @@ from fieldstation.core.errors import Unauthorized
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, Device
 from fieldstation.core.ports import ReadingWindow
-from fieldstation.dialects.awt import errors, params
+from fieldstation.dialects.awt import errors, params, uplinks
 from fieldstation.dialects.awt import rate_limits as groups
+from fieldstation.dialects.awt.uplinks import basic_credentials
 from fieldstation.http.responses import JsonResponse, json_array_stream
 
 TOKEN_LIFETIME_S = 3600
@@ -79,7 +78,10 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     async def token(
         request: Request, hub: HubDep, credential: Annotated[Credential, Depends(api_key_credential)]
     ) -> Response:
-        username, secret = _basic_credentials(request.headers.get("authorization", ""))
+        try:
+            username, secret = basic_credentials(request.headers.get("authorization", ""))
+        except Unauthorized as exc:
+            raise errors.AwtError(401, errors.BAD_KEY) from exc
         await spend(hub, credential, groups.TOKEN)
         try:
             await hub.auth.password(credential, username, secret)
@@ -165,21 +167,8 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     async def data_tag(request: Request, hub: HubDep, credential: Caller, tag_id: str) -> StreamingResponse:
         return await recent(request, hub, credential, tag_id)
 
+    uplinks.add_routes(app, hub_ref)
     return app
-
-
-def _basic_credentials(header: str) -> tuple[str, str]:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded.strip():
-        raise errors.AwtError(401, errors.BAD_KEY)
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise errors.AwtError(401, errors.BAD_KEY) from exc
-    username, colon, secret = decoded.partition(":")
-    if not colon:
-        raise errors.AwtError(401, errors.BAD_KEY)
-    return username, secret
 
 
 def _window_params(request: Request) -> tuple[int | None, int | None, int]:

@@ -15,6 +15,10 @@ MALFORMED = "Malformed request. Please check your parameters are correct."
 BAD_KEY = "Unauthorized. Invalid API key or credentials."
 BAD_TOKEN = "Unauthorized. Token invalid. Please refresh token."
 TAG_NOT_FOUND = "Tag ID not found or you do not have permission to access this resource."
+DEVICE_NOT_FOUND = (
+    "Device EUI {eui} not found or you do not have permission to access this resource. "
+    "Add it with `fieldstation device add`, or turn on auto-registration for the project."
+)
 RATE_LIMITED = "Rate limit reached - request rejected."
 SERVER_ERROR = "Something went wrong on our end. Try again later or contact support."
 

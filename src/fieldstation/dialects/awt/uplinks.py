@@ -1,0 +1,130 @@
+"""The four LoRa uplink endpoints: `POST /lora`, `/ttn-webhook`, `/chirpstack`, `/actility`.
+
+Authentication as the seed says: `X-API-KEY` plus Basic, no bearer token. `201 Created` is sent only once
+the uplink is committed; a repeat of a stored uplink answers 201 with the first reading's `recordId` and
+`"duplicate": true`. Deliveries that are not uplinks (a ChirpStack `join`, a TTN `downlink_ack`) answer
+`202 Accepted` and are kept as network events. Bad bodies are a 400 that says what is wrong, and change
+nothing.
+
+No `from __future__ import annotations`: FastAPI reads these annotations at run time."""
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from fieldstation.core.errors import NotFound, Unauthorized
+from fieldstation.core.hub import Hub
+from fieldstation.core.models import Credential, CredentialKind, NewUplink
+from fieldstation.dialects.awt import errors
+from fieldstation.http.responses import JsonResponse
+from fieldstation.networks import MAX_BODY_BYTES, BadBody, OtherEvent, actility, awt, chirpstack, ttn
+
+ACTILITY_AS_KEY = "actility_as_key"
+"""Project setting: ThingPark's AS key. When set, an Actility uplink must carry a valid Token."""
+
+
+def add_routes(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
+    async def receive(request: Request, network: ModuleType) -> Response:
+        hub = hub_ref()
+        credential = await _basic_caller(request, hub)
+        body = await _bounded_body(request)
+        query = request.url.query
+        try:
+            parsed = network.parse(body, query)
+        except BadBody as exc:
+            raise errors.malformed(f"{network.NAME}: {exc}.") from exc
+        project = await hub.projects.by_id(credential.project_id)
+        as_key = project.settings.get(ACTILITY_AS_KEY)
+        if network is actility and as_key and not isinstance(parsed, OtherEvent):
+            try:
+                actility.check_token(body, query, as_key)
+            except (actility.BadToken, BadBody) as exc:
+                raise errors.AwtError(401, f"Unauthorized. {exc}.") from exc
+        now_us = hub.clock.now_us()
+        if isinstance(parsed, OtherEvent):
+            device = await hub.store.device_by_eui(project.id, parsed.eui) if parsed.eui else None
+            await hub.store.add_network_event(
+                project_id=project.id,
+                device_id=None if device is None else device.id,
+                network=network.NAME,
+                kind=parsed.kind,
+                received_us=now_us,
+                meta=parsed.meta,
+                raw=body,
+            )
+            return JsonResponse({"event": parsed.kind, "accepted": True}, status_code=202)
+        try:
+            device = await hub.devices.for_uplink(project, parsed.eui, parsed.payload)
+        except NotFound as exc:
+            raise errors.AwtError(404, errors.DEVICE_NOT_FOUND.format(eui=parsed.eui)) from exc
+        uplink = NewUplink(
+            source=network.NAME,
+            payload=parsed.payload,
+            received_us=parsed.received_us or now_us,
+            raw=body,
+            eui=parsed.eui,
+            f_cnt=parsed.f_cnt,
+            f_port=parsed.f_port,
+            meta=parsed.meta,
+        )
+        stored = await hub.ingestor.submit(device, uplink)
+        return JsonResponse({"recordId": stored.uid, "duplicate": stored.duplicate}, status_code=201)
+
+    for path, network in (
+        ("/lora", awt),
+        ("/ttn-webhook", ttn),
+        ("/chirpstack", chirpstack),
+        ("/actility", actility),
+    ):
+        app.add_api_route(path, _endpoint(receive, network), methods=["POST"], status_code=201, name=path[1:])
+
+
+def _endpoint(
+    receive: Callable[[Request, ModuleType], Awaitable[Response]], network: ModuleType
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await receive(request, network)
+
+    endpoint.__doc__ = (network.__doc__ or "").split("\n\n", 1)[0]
+    return endpoint
+
+
+async def _basic_caller(request: Request, hub: Hub) -> Credential:
+    try:
+        credential = await hub.auth.key(CredentialKind.AWT, request.headers.get("x-api-key"))
+        username, secret = basic_credentials(request.headers.get("authorization", ""))
+        await hub.auth.password(credential, username, secret)
+    except Unauthorized as exc:
+        raise errors.AwtError(401, errors.BAD_KEY) from exc
+    return credential
+
+
+def basic_credentials(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise Unauthorized("no Basic credentials")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthorized("malformed Basic credentials") from exc
+    username, colon, secret = decoded.partition(":")
+    if not colon:
+        raise Unauthorized("malformed Basic credentials")
+    return username, secret
+
+
+async def _bounded_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise errors.malformed(f"The body is {declared} bytes; the limit is {MAX_BODY_BYTES}.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise errors.malformed(f"The body is over {MAX_BODY_BYTES} bytes, the limit.")
+        chunks.append(chunk)
+    return b"".join(chunks)
