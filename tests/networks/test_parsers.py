@@ -126,7 +126,10 @@ def test_actility_real_uplink_and_string_numbers() -> None:
 def test_actility_token_vector_from_the_spec() -> None:
     actility.check_token(golden("actility_uplink.json"), SPEC_QUERY, SPEC_AS_KEY)
     body = json.loads(golden("actility_uplink.json"))
-    assert actility.expected_token(body["DevEUI_uplink"], SPEC_QUERY, SPEC_AS_KEY) == SPEC_QUERY.rsplit("=", 1)[1]
+    assert (
+        actility.expected_token(body["DevEUI_uplink"], SPEC_QUERY, SPEC_AS_KEY)
+        == SPEC_QUERY.rsplit("=", 1)[1]
+    )
 
 
 @pytest.mark.parametrize(
@@ -200,7 +203,10 @@ JSON_VALUES = st.recursive(
 
 
 @pytest.mark.parametrize("network", [awt, ttn, chirpstack, actility], ids=lambda n: n.NAME)
-@given(body=st.binary(max_size=200) | JSON_VALUES.map(lambda v: json.dumps(v).encode()), query=st.text(max_size=30))
+@given(
+    body=st.binary(max_size=200) | JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+    query=st.text(max_size=30),
+)
 def test_anything_is_parsed_or_refused_with_bad_body(network: Any, body: bytes, query: str) -> None:
     try:
         result = network.parse(body, query)
@@ -211,7 +217,17 @@ def test_anything_is_parsed_or_refused_with_bad_body(network: Any, body: bytes, 
 
 @given(
     st.dictionaries(
-        st.sampled_from(["end_device_ids", "uplink_message", "join_accept", "deviceInfo", "devEUI", "DevEUI_uplink", "data"]),
+        st.sampled_from(
+            [
+                "end_device_ids",
+                "uplink_message",
+                "join_accept",
+                "deviceInfo",
+                "devEUI",
+                "DevEUI_uplink",
+                "data",
+            ]
+        ),
         JSON_VALUES,
         max_size=4,
     )

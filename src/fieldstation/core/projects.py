@@ -68,7 +68,9 @@ class Projects:
         self._by_id[project_id] = (project, now + PROJECT_CACHE_TTL_S * MICROS)
         return project
 
-    async def configure(self, project: Project, *, auto_register: bool | None = None, **changes: Any) -> Project:
+    async def configure(
+        self, project: Project, *, auto_register: bool | None = None, **changes: Any
+    ) -> Project:
         """Change operator settings (a setting given as None is removed); returns the project as it is now."""
         settings = {key: value for key, value in {**project.settings, **changes}.items() if value is not None}
         register = project.auto_register if auto_register is None else auto_register

@@ -361,13 +361,13 @@ class Store:
     async def _stale_keys(
         conn: AsyncConnection, rows: list[dict[str, Any]], horizon_us: int
     ) -> dict[str, int]:
-        """Of the conflicting keys, those whose stored uplink is older than the window: key -> its row id."""
+        """Of the conflicting keys, those stored before the window began (hub time): key -> its row id."""
         u = t.uplinks
         found = await conn.execute(
             select(u.c.id, u.c.dedup_key).where(
                 u.c.project_id == rows[0]["project_id"],
                 u.c.dedup_key.in_([row["dedup_key"] for row in rows]),
-                u.c.received_us < horizon_us,
+                u.c.inserted_us < horizon_us,
             )
         )
         return {row.dedup_key: row.id for row in found}
