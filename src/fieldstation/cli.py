@@ -247,6 +247,9 @@ def device_add(
     name: Annotated[str | None, typer.Option(help="Display name; default 'tag <id>'.")] = None,
     asset: Annotated[str | None, typer.Option(help="What is tracked, e.g. 'Savannah Elephant'.")] = None,
     software_version: Annotated[int | None, typer.Option(help="Firmware version, if known.")] = None,
+    codec: Annotated[
+        str, typer.Option(help="How its payloads are read: awt-frame (AWT trackers), json, or passthrough.")
+    ] = "awt-frame",
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
