@@ -29,6 +29,7 @@ class Authenticator:
         self._clock = clock
         self._keys: dict[str, tuple[Credential, int]] = {}
         self._verified: dict[str, int] = {}
+        self._verifying: dict[str, asyncio.Future[bool]] = {}
 
     async def key(self, kind: CredentialKind, api_key: str | None) -> Credential:
         if not api_key:
@@ -55,7 +56,15 @@ class Authenticator:
         now = self._clock.now_us()
         if self._verified.get(proof, 0) > now:
             return
-        if not await asyncio.to_thread(verify_password, credential.password_hash, secret):
+        # Concurrent calls with the same credentials (a webhook's first burst) wait for one verification.
+        pending = self._verifying.get(proof)
+        if pending is None:
+            pending = asyncio.ensure_future(
+                asyncio.to_thread(verify_password, credential.password_hash, secret)
+            )
+            self._verifying[proof] = pending
+            pending.add_done_callback(lambda _: self._verifying.pop(proof, None))
+        if not await asyncio.shield(pending):
             raise Unauthorized("wrong username or password")
         _remember(self._verified, proof, now + VERIFIED_TTL_S * MICROS)
 

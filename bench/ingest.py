@@ -1,0 +1,146 @@
+"""Uplink ingestion: TTN v3 webhook bodies carrying AWT frames, posted over keep-alive connections by a
+separate load process for at least 30 s, against a server on SQLite (synchronous=FULL, group commit).
+
+    .venv/bin/python -m bench.ingest [--seconds 30] [--connections 64]
+
+Prints committed uplinks per second, p50 and p99 latency, the count of rows against the count of 201s
+(they must be equal), and the same server's no-op POST throughput in the same run, as the ceiling.
+Targets on a 2-core machine: >= 5,000 uplinks/s and >= 80 % of the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import multiprocessing
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.common import CACHE, Server
+from bench.load import Outcome, percentile, request, run
+from fieldstation.assembly import close_hub, open_hub
+from fieldstation.codecs import awt_frame
+from fieldstation.config import Settings
+from fieldstation.core.models import CredentialKind, NewDevice
+
+TAGS = 100
+TARGET_RATE = 5_000
+TARGET_SHARE = 0.80
+TEMPLATE = json.loads((Path(__file__).parent.parent / "tests/golden/networks/ttn_v3_uplink.json").read_text())
+
+
+async def prepare(data_dir: Path) -> dict[str, str]:
+    hub = await open_hub(Settings(data_dir=data_dir, demo=False))
+    try:
+        created = await hub.projects.create("bench")
+        for n in range(1, TAGS + 1):
+            await hub.devices.add(created.project, NewDevice(name=f"tag {n}", tag_id=n, eui=f"{n:016X}"))
+        awt = created.credentials[CredentialKind.AWT]
+        return {
+            "api_key": awt.api_key,
+            "username": awt.credential.username or "",
+            "password": awt.password or "",
+        }
+    finally:
+        await close_hub(hub)
+
+
+def uplink_request(headers: dict[str, str]) -> Any:
+    def make(n: int) -> bytes:
+        tag, counter = n % TAGS + 1, n // TAGS
+        frame = awt_frame.encode(
+            tag_id=tag, fix_time=1_790_000_000 + counter * 60, latitude=-24 + tag / 100, longitude=31.5,
+            voltage=3.8, counter=counter % 256, payload_type=awt_frame.TYPE_ALTITUDE, altitude=400,
+        )  # fmt: skip
+        body = dict(TEMPLATE)
+        body["end_device_ids"] = dict(TEMPLATE["end_device_ids"], dev_eui=f"{tag:016X}")
+        body["uplink_message"] = dict(
+            TEMPLATE["uplink_message"], f_cnt=counter, frm_payload=base64.b64encode(frame).decode()
+        )
+        return request("POST", "/awt/v2/ttn-webhook", headers, orjson.dumps(body))
+
+    return make
+
+
+def load_process(
+    port: int, kind: str, headers: dict[str, str], seconds: float, connections: int, out: Any
+) -> None:
+    """Runs in its own process: the load must not share the server's core."""
+    import uvloop
+
+    make = (
+        uplink_request(headers) if kind == "uplinks" else (lambda n: request("POST", "/healthz", {}, b"{}"))
+    )
+    outcome: Outcome = uvloop.run(run("127.0.0.1", port, make, connections=connections, seconds=seconds))
+    out.put(
+        {
+            "statuses": outcome.statuses,
+            "errors": outcome.errors,
+            "elapsed_s": outcome.elapsed_s,
+            "p50_ms": round(percentile(outcome.latencies, 0.50) * 1000, 2),
+            "p99_ms": round(percentile(outcome.latencies, 0.99) * 1000, 2),
+        }
+    )
+
+
+def measure(
+    port: int, kind: str, headers: dict[str, str], seconds: float, connections: int
+) -> dict[str, Any]:
+    queue: Any = multiprocessing.Queue()
+    process = multiprocessing.Process(
+        target=load_process, args=(port, kind, headers, seconds, connections, queue)
+    )
+    process.start()
+    result: dict[str, Any] = queue.get(timeout=seconds + 120)
+    process.join()
+    ok = result["statuses"].get(201 if kind == "uplinks" else 200, 0)
+    result["ok"] = ok
+    result["per_second"] = round(ok / result["elapsed_s"])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--connections", type=int, default=64)
+    options = parser.parse_args()
+    data_dir = CACHE / "ingest"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    credentials = asyncio.run(prepare(data_dir))
+    secret = base64.b64encode(f"{credentials['username']}:{credentials['password']}".encode()).decode()
+    headers = {
+        "X-API-KEY": credentials["api_key"],
+        "Authorization": f"Basic {secret}",
+        "Content-Type": "application/json",
+    }
+    server = Server(data_dir)
+    try:
+        ceiling = measure(server.port, "noop", headers, min(10.0, options.seconds), options.connections)
+        uplinks = measure(server.port, "uplinks", headers, options.seconds, options.connections)
+    finally:
+        server.stop()
+    with sqlite3.connect(data_dir / "fieldstation.db") as db:
+        rows = db.execute("SELECT count(*) FROM uplinks").fetchone()[0]
+        readings = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+    share = uplinks["per_second"] / ceiling["per_second"]
+    print(json.dumps({"noop_post": ceiling, "uplinks": uplinks, "uplink_rows": rows, "reading_rows": readings,
+                      "share_of_ceiling": round(share, 3)}, indent=2))  # fmt: skip
+    verdicts = {
+        f"committed uplinks/s >= {TARGET_RATE}": uplinks["per_second"] >= TARGET_RATE,
+        f"share of no-op ceiling >= {TARGET_SHARE:.0%}": share >= TARGET_SHARE,
+        "rows == 201s": rows == readings == uplinks["ok"],
+    }
+    for name, ok in verdicts.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+
+
+if __name__ == "__main__":
+    main()
