@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 from typing import TypeVar
 
+from fieldstation.core.cache import TtlCache
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import Unauthorized
 from fieldstation.core.hashing import key_digest, verify_password
@@ -27,7 +28,7 @@ class Authenticator:
     def __init__(self, store: StorePort, clock: Clock) -> None:
         self._store = store
         self._clock = clock
-        self._keys: dict[str, tuple[Credential, int]] = {}
+        self._keys: TtlCache[str, Credential] = TtlCache(clock, KEY_TTL_S)
         self._verified: dict[str, int] = {}
         self._verifying: dict[str, asyncio.Future[bool]] = {}
 
@@ -35,14 +36,7 @@ class Authenticator:
         if not api_key:
             raise Unauthorized("no API key")
         digest = key_digest(api_key)
-        now = self._clock.now_us()
-        cached = self._keys.get(digest)
-        if cached is not None and cached[1] > now:
-            credential: Credential | None = cached[0]
-        else:
-            credential = await self._store.credential_by_digest(digest)
-            if credential is not None:
-                _remember(self._keys, digest, (credential, now + KEY_TTL_S * MICROS))
+        credential = await self._keys.get(digest, lambda: self._store.credential_by_digest(digest))
         if credential is None or credential.kind is not kind or not credential.active:
             raise Unauthorized("unknown or revoked API key")
         return credential

@@ -7,7 +7,8 @@ import logging
 import re
 
 from fieldstation import codecs
-from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.cache import TtlCache
+from fieldstation.core.clock import Clock
 from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound
 from fieldstation.core.ids import guid, short_id
 from fieldstation.core.models import Device, NewDevice, Project
@@ -33,7 +34,7 @@ class Devices:
     def __init__(self, store: StorePort, clock: Clock) -> None:
         self._store = store
         self._clock = clock
-        self._by_eui: dict[tuple[int, str], tuple[Device, int]] = {}
+        self._by_eui: TtlCache[tuple[int, str], Device] = TtlCache(clock, DEVICE_CACHE_TTL_S)
 
     async def add(self, project: Project, device: NewDevice) -> Device:
         if device.tag_id is not None and not 0 <= device.tag_id <= MAX_TAG_ID:
@@ -57,18 +58,12 @@ class Devices:
         """The project's device with this EUI. Unknown, it is registered from what its frame says when the
         project has `auto_register` on; otherwise NotFound. Found devices are remembered for a few seconds:
         every uplink needs one, and they change rarely."""
-        now = self._clock.now_us()
-        cached = self._by_eui.get((project.id, eui))
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        device = await self._store.device_by_eui(project.id, eui)
+        device = await self._by_eui.get((project.id, eui), lambda: self._store.device_by_eui(project.id, eui))
         if device is None:
             if not project.auto_register:
                 raise NotFound(f"no device with EUI {eui} in this project")
             device = await self._register(project, eui, payload)
-        if len(self._by_eui) > 100_000:
-            self._by_eui.clear()
-        self._by_eui[(project.id, eui)] = (device, now + DEVICE_CACHE_TTL_S * MICROS)
+            self._by_eui.put((project.id, eui), device)
         return device
 
     async def _register(self, project: Project, eui: str, payload: bytes) -> Device:

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.cache import TtlCache
+from fieldstation.core.clock import Clock
 from fieldstation.core.errors import InvalidInput, NotFound
 from fieldstation.core.hashing import hash_password, key_digest
 from fieldstation.core.ids import api_secret, password, short_id
@@ -30,7 +31,7 @@ class Projects:
     def __init__(self, store: StorePort, clock: Clock) -> None:
         self._store = store
         self._clock = clock
-        self._by_id: dict[int, tuple[Project, int]] = {}
+        self._by_id: TtlCache[int, Project] = TtlCache(clock, PROJECT_CACHE_TTL_S)
 
     async def create(
         self, name: str, *, auto_register: bool = False, is_demo: bool = False
@@ -58,14 +59,9 @@ class Projects:
 
     async def by_id(self, project_id: int) -> Project:
         """The project, remembered for a few seconds: every authenticated call needs its settings."""
-        now = self._clock.now_us()
-        cached = self._by_id.get(project_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        project = await self._store.project_by_id(project_id)
+        project = await self._by_id.get(project_id, lambda: self._store.project_by_id(project_id))
         if project is None:
             raise NotFound(f"project {project_id} does not exist")
-        self._by_id[project_id] = (project, now + PROJECT_CACHE_TTL_S * MICROS)
         return project
 
     async def configure(
@@ -75,7 +71,7 @@ class Projects:
         settings = {key: value for key, value in {**project.settings, **changes}.items() if value is not None}
         register = project.auto_register if auto_register is None else auto_register
         await self._store.update_project(project.id, auto_register=register, settings=settings)
-        self._by_id.pop(project.id, None)
+        self._by_id.forget(project.id)
         return dataclasses.replace(project, settings=settings, auto_register=register)
 
     async def issue_credential(self, project: Project, kind: CredentialKind) -> IssuedCredential:

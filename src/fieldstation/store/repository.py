@@ -7,12 +7,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import orjson
-from sqlalchemy import Row, Select, String, bindparam, func, insert, select, update
-from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fieldstation.core.errors import AlreadyExists
 from fieldstation.core.models import (
@@ -25,6 +22,8 @@ from fieldstation.core.models import (
 )
 from fieldstation.core.ports import ReadingToStore, ReadingWindow, StoredReading
 from fieldstation.store import schema as t
+from fieldstation.store.batch_write import write_readings
+from fieldstation.store.database import SqliteWriter
 
 STREAM_CHUNK_ROWS = 2_000
 T = TypeVar("T")
@@ -92,8 +91,11 @@ def _reading(row: Row[Any]) -> Reading:
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._sqlite_writer = SqliteWriter(engine) if engine.dialect.name == "sqlite" else None
 
     async def close(self) -> None:
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.close()
         await self.engine.dispose()
 
     # hub settings -------------------------------------------------------------------------------------
@@ -238,166 +240,11 @@ class Store:
     async def store_readings(
         self, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
     ) -> list[StoredReading]:
-        """Write uplinks and their readings in one transaction. An item whose dedup key is already stored
-        (within the window) is a duplicate: nothing is written for it and it answers with the first uid."""
+        """Write uplinks and their readings in one transaction (see `batch_write.write_readings`)."""
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.run(write_readings, items, inserted_us, dedup_window_us)
         async with self.engine.begin() as conn:
-            uplink_ids, duplicates = await self._insert_uplinks(conn, items, inserted_us, dedup_window_us)
-            rows = []
-            for item, uplink_id in zip(items, uplink_ids, strict=True):
-                if uplink_id is None and item.uplink is not None:
-                    continue
-                decoded = item.decoded
-                time_us = decoded.device_time_us
-                if time_us is None:
-                    time_us = item.uplink.received_us if item.uplink is not None else inserted_us
-                rows.append(
-                    {
-                        "uid": item.uid,
-                        "project_id": item.device.project_id,
-                        "device_id": item.device.id,
-                        "uplink_id": uplink_id,
-                        "time_us": time_us,
-                        "inserted_us": item.inserted_us or inserted_us,
-                        "latitude": decoded.latitude,
-                        "longitude": decoded.longitude,
-                        "values_json": orjson.dumps(decoded.values).decode(),
-                        "error": decoded.error,
-                        "warnings": orjson.dumps(decoded.warnings).decode() if decoded.warnings else None,
-                        "awt_json": item.awt_json,
-                    }
-                )
-            if rows:
-                await conn.execute(insert(t.readings), rows)
-        return [
-            StoredReading(duplicates[index], True) if index in duplicates else StoredReading(item.uid, False)
-            for index, item in enumerate(items)
-        ]
-
-    async def _insert_uplinks(
-        self, conn: AsyncConnection, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
-    ) -> tuple[list[int | None], dict[int, str]]:
-        """Insert the items' uplinks; returns their ids (None for a duplicate or an item without uplink) and,
-        by item index, the uid that each duplicate repeats."""
-        u = t.uplinks
-        ids: list[int | None] = [None] * len(items)
-        first_by_key: dict[str, int] = {}
-        rows = []
-        for index, item in enumerate(items):
-            up = item.uplink
-            if up is None:
-                continue
-            if item.dedup_key is not None and item.dedup_key in first_by_key:
-                continue  # a repeat within this batch: the first one stands for it
-            if item.dedup_key is not None:
-                first_by_key[item.dedup_key] = index
-            rows.append(
-                {
-                    "project_id": item.device.project_id,
-                    "device_id": item.device.id,
-                    "source": up.source,
-                    "received_us": up.received_us,
-                    "inserted_us": item.inserted_us or inserted_us,
-                    "eui": up.eui,
-                    "f_cnt": up.f_cnt,
-                    "f_port": up.f_port,
-                    "payload": up.payload,
-                    "raw": up.raw,
-                    "meta": orjson.dumps(up.meta).decode(),
-                    "dedup_key": item.dedup_key,
-                    "_index": index,
-                }
-            )
-        if not rows:
-            return ids, {}
-        stored = await self._insert_new_keys(conn, rows)
-        conflicts = [row for row in rows if row["_index"] not in stored]
-        if conflicts:
-            retire = await self._stale_keys(conn, conflicts, inserted_us - dedup_window_us)
-            if retire:
-                await conn.execute(
-                    update(u)
-                    .where(u.c.id == bindparam("old_id"))
-                    .values(dedup_key=u.c.dedup_key + ":" + sql_cast(u.c.id, String)),
-                    [{"old_id": old_id} for old_id in retire.values()],
-                )
-                stored |= await self._insert_new_keys(
-                    conn, [row for row in conflicts if row["dedup_key"] in retire]
-                )
-        for index, uplink_id in stored.items():
-            ids[index] = uplink_id
-        repeated = {
-            index: item.dedup_key
-            for index, item in enumerate(items)
-            if item.uplink is not None and item.dedup_key is not None and index not in stored
-        }
-        return ids, await self._first_uids(conn, items, repeated, stored)
-
-    async def _insert_new_keys(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> dict[int, int]:
-        """Insert rows whose dedup key is new; returns item index -> uplink id of those inserted."""
-        u = t.uplinks
-        values = [{k: v for k, v in row.items() if k != "_index"} for row in rows]
-        insert_stmt = (sqlite_insert if self.engine.dialect.name == "sqlite" else postgres_insert)(u)
-        stmt = insert_stmt.on_conflict_do_nothing(index_elements=["project_id", "dedup_key"]).returning(
-            u.c.id, u.c.dedup_key
-        )
-        result = await conn.execute(stmt, values)
-        by_key: dict[str | None, int] = {}
-        unkeyed: list[int] = []
-        for returned in result.all():
-            if returned.dedup_key is None:
-                unkeyed.append(returned.id)
-            else:
-                by_key[returned.dedup_key] = returned.id
-        unkeyed.sort()
-        inserted: dict[int, int] = {}
-        for row in rows:
-            if row["dedup_key"] is None:
-                inserted[row["_index"]] = unkeyed.pop(0)
-            elif row["dedup_key"] in by_key:
-                inserted[row["_index"]] = by_key.pop(row["dedup_key"])
-        return inserted
-
-    @staticmethod
-    async def _stale_keys(
-        conn: AsyncConnection, rows: list[dict[str, Any]], horizon_us: int
-    ) -> dict[str, int]:
-        """Of the conflicting keys, those stored before the window began (hub time): key -> its row id."""
-        u = t.uplinks
-        found = await conn.execute(
-            select(u.c.id, u.c.dedup_key).where(
-                u.c.project_id == rows[0]["project_id"],
-                u.c.dedup_key.in_([row["dedup_key"] for row in rows]),
-                u.c.inserted_us < horizon_us,
-            )
-        )
-        return {row.dedup_key: row.id for row in found}
-
-    @staticmethod
-    async def _first_uids(
-        conn: AsyncConnection,
-        items: Sequence[ReadingToStore],
-        repeated: dict[int, str],
-        stored: dict[int, int],
-    ) -> dict[int, str]:
-        """For each repeated item, the uid of the reading its key first produced."""
-        if not repeated:
-            return {}
-        uid_by_key = {
-            items[index].dedup_key: items[index].uid
-            for index in stored
-            if items[index].dedup_key in repeated.values()
-        }
-        missing = [key for key in set(repeated.values()) if key not in uid_by_key]
-        if missing:
-            found = await conn.execute(
-                select(t.uplinks.c.dedup_key, t.readings.c.uid)
-                .select_from(t.uplinks.join(t.readings, t.readings.c.uplink_id == t.uplinks.c.id))
-                .where(
-                    t.uplinks.c.project_id == items[0].device.project_id, t.uplinks.c.dedup_key.in_(missing)
-                )
-            )
-            uid_by_key.update({row.dedup_key: row.uid for row in found})
-        return {index: uid_by_key[key] for index, key in repeated.items()}
+            return await conn.run_sync(write_readings, items, inserted_us, dedup_window_us)
 
     async def add_network_event(
         self,

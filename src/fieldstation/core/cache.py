@@ -1,0 +1,50 @@
+"""A small time-to-live cache for what every request needs and rarely changes (credentials, projects,
+devices), on the hub's clock.
+
+Concurrent misses of one key share one load ("single flight"): under a burst, a key that just expired is
+read from the store once, not once per request waiting on it. Absent values are not remembered."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from fieldstation.core.clock import MICROS, Clock
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    def __init__(self, clock: Clock, ttl_s: float, max_entries: int = 100_000) -> None:
+        self._clock = clock
+        self._ttl_us = int(ttl_s * MICROS)
+        self._max_entries = max_entries
+        self._entries: dict[K, tuple[V, int]] = {}
+        self._loading: dict[K, asyncio.Future[V | None]] = {}
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] > self._clock.now_us():
+            return entry[0]
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(key, load))
+            self._loading[key] = pending
+            pending.add_done_callback(lambda _: self._loading.pop(key, None))
+        return await asyncio.shield(pending)
+
+    def put(self, key: K, value: V) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = (value, self._clock.now_us() + self._ttl_us)
+
+    def forget(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    async def _load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        value = await load()
+        if value is not None:
+            self.put(key, value)
+        return value

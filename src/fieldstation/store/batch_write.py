@@ -1,0 +1,179 @@
+"""Writing a batch of uplinks and readings in one transaction, deduplicated.
+
+Synchronous functions of a SQLAlchemy `Connection`: on SQLite they run in the store's single writer thread
+(one hop from the event loop per batch, however many statements it takes); on PostgreSQL through
+`AsyncConnection.run_sync`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, String, bindparam, insert, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from fieldstation.core.ports import ReadingToStore, StoredReading
+from fieldstation.store import schema as t
+
+
+def write_readings(
+    conn: Connection, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
+) -> list[StoredReading]:
+    """Write uplinks and their readings in one transaction. An item whose dedup key is already stored
+    (within the window) is a duplicate: nothing is written for it and it answers with the first uid."""
+    uplink_ids, duplicates = _insert_uplinks(conn, items, inserted_us, dedup_window_us)
+    rows = []
+    for item, uplink_id in zip(items, uplink_ids, strict=True):
+        if uplink_id is None and item.uplink is not None:
+            continue
+        decoded = item.decoded
+        time_us = decoded.device_time_us
+        if time_us is None:
+            time_us = item.uplink.received_us if item.uplink is not None else inserted_us
+        rows.append(
+            {
+                "uid": item.uid,
+                "project_id": item.device.project_id,
+                "device_id": item.device.id,
+                "uplink_id": uplink_id,
+                "time_us": time_us,
+                "inserted_us": item.inserted_us or inserted_us,
+                "latitude": decoded.latitude,
+                "longitude": decoded.longitude,
+                "values_json": orjson.dumps(decoded.values).decode(),
+                "error": decoded.error,
+                "warnings": orjson.dumps(decoded.warnings).decode() if decoded.warnings else None,
+                "awt_json": item.awt_json,
+            }
+        )
+    if rows:
+        conn.execute(insert(t.readings), rows)
+    return [
+        StoredReading(duplicates[index], True) if index in duplicates else StoredReading(item.uid, False)
+        for index, item in enumerate(items)
+    ]
+
+
+def _insert_uplinks(
+    conn: Connection, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
+) -> tuple[list[int | None], dict[int, str]]:
+    """Insert the items' uplinks; returns their ids (None for a duplicate or an item without uplink) and,
+    by item index, the uid that each duplicate repeats."""
+    u = t.uplinks
+    ids: list[int | None] = [None] * len(items)
+    first_by_key: dict[str, int] = {}
+    rows = []
+    for index, item in enumerate(items):
+        up = item.uplink
+        if up is None:
+            continue
+        if item.dedup_key is not None and item.dedup_key in first_by_key:
+            continue  # a repeat within this batch: the first one stands for it
+        if item.dedup_key is not None:
+            first_by_key[item.dedup_key] = index
+        rows.append(
+            {
+                "project_id": item.device.project_id,
+                "device_id": item.device.id,
+                "source": up.source,
+                "received_us": up.received_us,
+                "inserted_us": item.inserted_us or inserted_us,
+                "eui": up.eui,
+                "f_cnt": up.f_cnt,
+                "f_port": up.f_port,
+                "payload": up.payload,
+                "raw": up.raw,
+                "meta": orjson.dumps(up.meta).decode(),
+                "dedup_key": item.dedup_key,
+                "_index": index,
+            }
+        )
+    if not rows:
+        return ids, {}
+    stored = _insert_new_keys(conn, rows)
+    conflicts = [row for row in rows if row["_index"] not in stored]
+    if conflicts:
+        retire = _stale_keys(conn, conflicts, inserted_us - dedup_window_us)
+        if retire:
+            conn.execute(
+                update(u)
+                .where(u.c.id == bindparam("old_id"))
+                .values(dedup_key=u.c.dedup_key + ":" + sql_cast(u.c.id, String)),
+                [{"old_id": old_id} for old_id in retire.values()],
+            )
+            stored |= _insert_new_keys(conn, [row for row in conflicts if row["dedup_key"] in retire])
+    for index, uplink_id in stored.items():
+        ids[index] = uplink_id
+    repeated = {
+        index: item.dedup_key
+        for index, item in enumerate(items)
+        if item.uplink is not None and item.dedup_key is not None and index not in stored
+    }
+    return ids, _first_uids(conn, items, repeated, stored)
+
+
+def _insert_new_keys(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """Insert rows whose dedup key is new; returns item index -> uplink id of those inserted."""
+    u = t.uplinks
+    values = [{k: v for k, v in row.items() if k != "_index"} for row in rows]
+    insert_stmt = (sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert)(u)
+    stmt = insert_stmt.on_conflict_do_nothing(index_elements=["project_id", "dedup_key"]).returning(
+        u.c.id, u.c.dedup_key
+    )
+    result = conn.execute(stmt, values)
+    by_key: dict[str | None, int] = {}
+    unkeyed: list[int] = []
+    for returned in result.all():
+        if returned.dedup_key is None:
+            unkeyed.append(returned.id)
+        else:
+            by_key[returned.dedup_key] = returned.id
+    unkeyed.sort()
+    inserted: dict[int, int] = {}
+    for row in rows:
+        if row["dedup_key"] is None:
+            inserted[row["_index"]] = unkeyed.pop(0)
+        elif row["dedup_key"] in by_key:
+            inserted[row["_index"]] = by_key.pop(row["dedup_key"])
+    return inserted
+
+
+def _stale_keys(conn: Connection, rows: list[dict[str, Any]], horizon_us: int) -> dict[str, int]:
+    """Of the conflicting keys, those stored before the window began (hub time): key -> its row id."""
+    u = t.uplinks
+    found = conn.execute(
+        select(u.c.id, u.c.dedup_key).where(
+            u.c.project_id == rows[0]["project_id"],
+            u.c.dedup_key.in_([row["dedup_key"] for row in rows]),
+            u.c.inserted_us < horizon_us,
+        )
+    )
+    return {row.dedup_key: row.id for row in found}
+
+
+def _first_uids(
+    conn: Connection,
+    items: Sequence[ReadingToStore],
+    repeated: dict[int, str],
+    stored: dict[int, int],
+) -> dict[int, str]:
+    """For each repeated item, the uid of the reading its key first produced."""
+    if not repeated:
+        return {}
+    uid_by_key = {
+        items[index].dedup_key: items[index].uid
+        for index in stored
+        if items[index].dedup_key in repeated.values()
+    }
+    missing = [key for key in set(repeated.values()) if key not in uid_by_key]
+    if missing:
+        found = conn.execute(
+            select(t.uplinks.c.dedup_key, t.readings.c.uid)
+            .select_from(t.uplinks.join(t.readings, t.readings.c.uplink_id == t.uplinks.c.id))
+            .where(t.uplinks.c.project_id == items[0].device.project_id, t.uplinks.c.dedup_key.in_(missing))
+        )
+        uid_by_key.update({row.dedup_key: row.uid for row in found})
+    return {index: uid_by_key[key] for index, key in repeated.items()}
