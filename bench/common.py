@@ -72,6 +72,11 @@ class Server:
                 fields[key] = int(value.split()[0])
         return fields
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the server process so far, all threads."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def reset_peak(self) -> None:
         """Make VmHWM start again from the current RSS (Linux: clear_refs 5), so a peak is the request's."""
         Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")

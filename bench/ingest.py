@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import multiprocessing
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -78,6 +79,7 @@ def load_process(
         uplink_request(headers) if kind == "uplinks" else (lambda n: request("POST", "/healthz", {}, b"{}"))
     )
     outcome: Outcome = uvloop.run(run("127.0.0.1", port, make, connections=connections, seconds=seconds))
+    cpu = os.times()
     out.put(
         {
             "statuses": outcome.statuses,
@@ -85,20 +87,20 @@ def load_process(
             "elapsed_s": outcome.elapsed_s,
             "p50_ms": round(percentile(outcome.latencies, 0.50) * 1000, 2),
             "p99_ms": round(percentile(outcome.latencies, 0.99) * 1000, 2),
+            "load_process_cpu_share": round((cpu.user + cpu.system) / outcome.elapsed_s, 2),
         }
     )
 
 
-def measure(
-    port: int, kind: str, headers: dict[str, str], seconds: float, connections: int
-) -> dict[str, Any]:
+def measure(server: Server, kind: str, headers: dict[str, str], seconds: float, connections: int) -> dict[str, Any]:
     queue: Any = multiprocessing.Queue()
-    process = multiprocessing.Process(
-        target=load_process, args=(port, kind, headers, seconds, connections, queue)
-    )
+    args = (server.port, kind, headers, seconds, connections, queue)
+    process = multiprocessing.Process(target=load_process, args=args)
+    cpu_before = server.cpu_seconds()
     process.start()
     result: dict[str, Any] = queue.get(timeout=seconds + 120)
     process.join()
+    result["server_cpu_share"] = round((server.cpu_seconds() - cpu_before) / result["elapsed_s"], 2)
     ok = result["statuses"].get(201 if kind == "uplinks" else 200, 0)
     result["ok"] = ok
     result["per_second"] = round(ok / result["elapsed_s"])
@@ -123,8 +125,8 @@ def main() -> None:
     }
     server = Server(data_dir)
     try:
-        ceiling = measure(server.port, "noop", headers, min(10.0, options.seconds), options.connections)
-        uplinks = measure(server.port, "uplinks", headers, options.seconds, options.connections)
+        ceiling = measure(server, "noop", headers, min(10.0, options.seconds), options.connections)
+        uplinks = measure(server, "uplinks", headers, options.seconds, options.connections)
     finally:
         server.stop()
     with sqlite3.connect(data_dir / "fieldstation.db") as db:
