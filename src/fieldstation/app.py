@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from fieldstation import __version__
 from fieldstation.assembly import DIALECTS, close_hub, open_hub
@@ -50,7 +51,7 @@ async def _keep_demo_going(hub: Hub) -> None:
             log.exception("demo data could not be extended; retrying in %s s", DEMO_TICK_S)
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     holder = HubHolder()
 
     @contextlib.asynccontextmanager
@@ -93,6 +94,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             }
         )
 
+    asgi: ASGIApp = app
     for dialect in DIALECTS:
         app.mount(dialect.MOUNT, dialect.create_app(holder))
-    return app
+        front = getattr(dialect, "front", None)
+        if front is not None:
+            asgi = front(asgi, holder, dialect.MOUNT)
+    return asgi

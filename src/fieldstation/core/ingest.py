@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from fieldstation import codecs
 from fieldstation.core.clock import MICROS, Clock
-from fieldstation.core.ids import guid
+from fieldstation.core.ids import ordered_guid
 from fieldstation.core.models import Decoded, Device, NewUplink
 from fieldstation.core.ports import ReadingToStore, StoredReading, StorePort
 
@@ -47,7 +47,7 @@ class Ingestor:
 
     def prepare(self, device: Device, uplink: NewUplink, inserted_us: int | None = None) -> ReadingToStore:
         decoded = codecs.decode(device.codec, uplink.payload, uplink.received_us)
-        uid = guid()
+        uid = ordered_guid()
         return ReadingToStore(
             device,
             uid,

@@ -101,18 +101,24 @@ def _endpoint(hub_ref: Callable[[], Hub], network: ModuleType) -> Callable[[Requ
 
 
 class UplinkIntake:
-    """ASGI front for the uplink paths: a network server's webhook is the hub's hottest request, and
-    FastAPI's per-request machinery (dependency solving, telemetry, a second middleware stack) cost as
-    much as the uplink's own work (docs/performance.md). Everything else goes on to the app."""
+    """ASGI front for the uplink paths, placed before the whole application (`front` in the dialect
+    contract): a network server's webhook is the hub's hottest request, and FastAPI's per-request machinery
+    (two middleware stacks, telemetry, routing, dependency solving) cost more than the uplink's own work
+    (docs/performance.md). Everything else goes on to the app."""
 
-    def __init__(self, app: ASGIApp, hub_ref: Callable[[], Hub]) -> None:
+    def __init__(self, app: ASGIApp, hub_ref: Callable[[], Hub], mount: str) -> None:
         self.app = app
         self._hub_ref = hub_ref
+        self._networks = {mount + path: network for path, network in NETWORKS.items()}
+
+    @property
+    def state(self) -> object:
+        """The wrapped app's state, so that the front is as transparent as middleware."""
+        return getattr(self.app, "state", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            path, root = scope["path"], scope.get("root_path", "")
-            network = NETWORKS.get(path[len(root) :] if path.startswith(root) else path)
+            network = self._networks.get(scope["path"])
             if network is not None:
                 response = await self._respond(Request(scope, receive), network)
                 await response(scope, receive, send)
