@@ -1,7 +1,7 @@
 """Uplink ingestion: TTN v3 webhook bodies carrying AWT frames, posted over keep-alive connections by a
 separate load process for at least 30 s, against a server on SQLite (synchronous=FULL, group commit).
 
-    .venv/bin/python -m bench.ingest [--seconds 30] [--connections 64]
+    .venv/bin/python -m bench.ingest [--seconds 30] [--connections 128]
 
 Prints committed uplinks per second, p50 and p99 latency, the count of rows against the count of 201s
 (they must be equal), and the same server's no-op POST throughput in the same run, as the ceiling.
@@ -92,7 +92,9 @@ def load_process(
     )
 
 
-def measure(server: Server, kind: str, headers: dict[str, str], seconds: float, connections: int) -> dict[str, Any]:
+def measure(
+    server: Server, kind: str, headers: dict[str, str], seconds: float, connections: int
+) -> dict[str, Any]:
     queue: Any = multiprocessing.Queue()
     args = (server.port, kind, headers, seconds, connections, queue)
     process = multiprocessing.Process(target=load_process, args=args)
@@ -112,7 +114,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=128)
     options = parser.parse_args()
     data_dir = CACHE / "ingest"
     shutil.rmtree(data_dir, ignore_errors=True)

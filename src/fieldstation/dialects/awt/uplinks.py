@@ -42,7 +42,7 @@ NETWORKS: dict[str, ModuleType] = {
 async def receive_uplink(hub: Hub, request: Request, network: ModuleType) -> Response:
     credential = await _basic_caller(request, hub)
     body = await _bounded_body(request)
-    query = request.url.query
+    query = request.scope["query_string"].decode("latin-1")
     try:
         parsed = network.parse(body, query)
     except BadBody as exc:
