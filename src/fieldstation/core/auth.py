@@ -35,7 +35,9 @@ class Authenticator:
     async def key(self, kind: CredentialKind, api_key: str | None) -> Credential:
         if not api_key:
             raise Unauthorized("no API key")
-        credential = await self._keys.get(api_key, lambda: self._store.credential_by_digest(key_digest(api_key)))
+        credential = await self._keys.get(
+            api_key, lambda: self._store.credential_by_digest(key_digest(api_key))
+        )
         if credential is None or credential.kind is not kind or not credential.active:
             raise Unauthorized("unknown or revoked API key")
         return credential
