@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 
@@ -119,3 +119,80 @@ class Reading:
     longitude: float | None
     values: dict[str, Any]
     error: str | None
+
+
+class CommandStatus(IntEnum):
+    """A command's lifecycle (docs/astrocast.md). Astrocast documents only 4, acknowledged; the others
+    are fieldstation's and stable."""
+
+    PENDING = 0
+    """Accepted, waiting for a link to take it to the device."""
+    SENT = 1
+    """Handed to the link (satellite, gateway) for the device."""
+    FAILED = 2
+    """The link could not deliver it."""
+    CANCELLED = 3
+    """Cancelled before the device acknowledged it."""
+    ACKNOWLEDGED = 4
+    """The device acknowledged it."""
+    EXPIRED = 5
+    """Its expiration date passed before the device acknowledged it."""
+
+    @property
+    def final(self) -> bool:
+        return self not in (CommandStatus.PENDING, CommandStatus.SENT)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    id: int
+    guid: str
+    project_id: int
+    device_id: int
+    device_guid: str
+    reference: str | None
+    data: bytes
+    status: CommandStatus
+    created_us: int
+    expires_us: int | None = None
+    sent_us: int | None = None
+    received_us: int | None = None
+    acknowledged_us: int | None = None
+    cancelled_us: int | None = None
+    failed_us: int | None = None
+    expired_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUplink:
+    """An uplink with what its reading made of it: what the Astrocast API calls a message."""
+
+    uid: str
+    device_id: int
+    device_guid: str
+    source: str
+    received_us: int
+    time_us: int
+    latitude: float | None
+    longitude: float | None
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceActivity:
+    last_message_us: int | None = None
+    last_command_us: int | None = None
+    last_location_us: int | None = None
+    last_latitude: float | None = None
+    last_longitude: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage:
+    device_id: int
+    day_us: int
+    """Midnight UTC of the day."""
+    messages_count: int = 0
+    messages_size: int = 0
+    commands_count: int = 0
+    commands_size: int = 0

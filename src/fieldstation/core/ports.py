@@ -7,14 +7,19 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from fieldstation.core.models import (
+    Command,
+    CommandStatus,
     Credential,
     CredentialKind,
+    DailyUsage,
     Decoded,
     Device,
+    DeviceActivity,
     NewDevice,
     NewUplink,
     Project,
     Reading,
+    StoredUplink,
 )
 
 
@@ -54,6 +59,24 @@ class ReadingWindow:
     up_to_id: int | None = None
     limit: int | None = None
     offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkFilter:
+    project_id: int
+    device_id: int | None = None
+    received_since_us: int | None = None
+    received_until_us: int | None = None
+    created_since_us: int | None = None
+    created_until_us: int | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+class DownlinkPort(Protocol):
+    """A way to the devices: satellite, gateway link. It takes a command and moves it on (sent, failed)."""
+
+    async def deliver(self, command: Command) -> None: ...
 
 
 class StorePort(Protocol):
@@ -123,3 +146,47 @@ class StorePort(Protocol):
     async def move_cursor(
         self, credential_id: int, name: str, position: int, now_us: int
     ) -> tuple[int, int] | None: ...
+
+    async def add_command(
+        self,
+        *,
+        project_id: int,
+        device: Device,
+        guid: str,
+        reference: str | None,
+        data: bytes,
+        created_us: int,
+        expires_us: int | None,
+    ) -> Command: ...
+
+    async def command_by_guid(self, project_id: int, guid: str) -> Command | None: ...
+
+    async def commands(
+        self,
+        project_id: int,
+        device_id: int | None,
+        status: CommandStatus | None,
+        since_us: int | None,
+        until_us: int | None,
+    ) -> list[Command]: ...
+
+    async def move_command(
+        self,
+        command_id: int,
+        from_statuses: tuple[CommandStatus, ...],
+        to_status: CommandStatus,
+        stamp: str,
+        when_us: int,
+        *,
+        received_us: int | None = None,
+    ) -> bool: ...
+
+    async def expire_commands(self, now_us: int) -> int: ...
+
+    def stream_uplinks(self, where: UplinkFilter) -> AsyncIterator[list[StoredUplink]]: ...
+
+    async def device_activity(self, project_id: int) -> dict[int, DeviceActivity]: ...
+
+    async def daily_usage(
+        self, project_id: int, device_id: int | None, since_us: int | None, until_us: int | None
+    ) -> list[DailyUsage]: ...

@@ -23,7 +23,9 @@ from fieldstation.core.models import (
 from fieldstation.core.ports import ReadingToStore, ReadingWindow, StoredReading
 from fieldstation.store import schema as t
 from fieldstation.store.batch_write import write_readings
+from fieldstation.store.commands import CommandQueries
 from fieldstation.store.database import SqliteWriter
+from fieldstation.store.messages import MessageQueries
 
 STREAM_CHUNK_ROWS = 2_000
 T = TypeVar("T")
@@ -88,7 +90,7 @@ def _reading(row: Row[Any]) -> Reading:
     )
 
 
-class Store:
+class Store(CommandQueries, MessageQueries):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sqlite_writer = SqliteWriter(engine) if engine.dialect.name == "sqlite" else None

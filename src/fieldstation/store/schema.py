@@ -99,6 +99,7 @@ uplinks = Table(
     # retries) is stored once. Older than the dedup window, a key is retired (suffixed with the row id).
     Column("dedup_key", String(96)),
     Index("ix_uplinks_device_received", "device_id", "received_us"),
+    Index("ix_uplinks_project_received", "project_id", "received_us", "id"),
     Index("ux_uplinks_dedup", "project_id", "dedup_key", unique=True),
 )
 
@@ -138,6 +139,28 @@ network_events = Table(
     Column("meta", Text, nullable=False),
     Column("raw", LargeBinary, nullable=False),
     Index("ix_network_events_device", "device_id", "received_us"),
+)
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("guid", String(36), nullable=False, unique=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("reference", String(256)),
+    Column("data", LargeBinary, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger),
+    Column("sent_us", BigInteger),
+    Column("received_us", BigInteger),
+    Column("acknowledged_us", BigInteger),
+    Column("cancelled_us", BigInteger),
+    Column("failed_us", BigInteger),
+    Column("expired_us", BigInteger),
+    Index("ix_commands_project_created", "project_id", "created_us", "id"),
+    Index("ix_commands_device_created", "device_id", "created_us"),
 )
 
 read_cursors = Table(
