@@ -20,7 +20,7 @@ from fieldstation.config import Settings
 from fieldstation.core.clock import MICROS
 from fieldstation.core.errors import DomainError
 from fieldstation.core.hub import Hub
-from fieldstation.core.models import CredentialKind, Device, NewDevice, Project
+from fieldstation.core.models import Credential, CredentialKind, Device, IssuedCredential, NewDevice, Project
 from fieldstation.core.projects import CreatedProject
 
 app = typer.Typer(
@@ -89,10 +89,19 @@ def _project_json(project: Project) -> dict[str, Any]:
 
 def _created_json(created: CreatedProject) -> dict[str, Any]:
     out: dict[str, Any] = {"project": _project_json(created.project)}
-    awt = created.credentials.get(CredentialKind.AWT)
-    if awt is not None:
-        out["awt"] = {"api_key": awt.api_key, "username": awt.credential.username, "password": awt.password}
+    for kind, issued in created.credentials.items():
+        out[kind.value] = _secret_json(issued)
     return out
+
+
+def _secret_json(issued: IssuedCredential) -> dict[str, Any]:
+    if issued.credential.kind is CredentialKind.AWT:
+        return {
+            "api_key": issued.api_key,
+            "username": issued.credential.username,
+            "password": issued.password,
+        }
+    return {"api_key": issued.api_key}
 
 
 def _device_json(device: Device) -> dict[str, Any]:
@@ -242,13 +251,21 @@ def project_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
 @device_app.command("add")
 def device_add(
     project: Annotated[str, typer.Option(help="Project name.")],
-    tag_id: Annotated[int, typer.Option(help="AWT tag id (a number).")],
-    eui: Annotated[str, typer.Option(help="Device EUI / modem IMEI, 16 hex digits.")],
+    tag_id: Annotated[int | None, typer.Option(help="AWT tag id (a number).")] = None,
+    eui: Annotated[str | None, typer.Option(help="LoRa device EUI / modem IMEI, 16 hex digits.")] = None,
+    guid: Annotated[
+        str | None,
+        typer.Option(help="The device's Astrocast deviceGuid, for a device of a real Astrocast account."),
+    ] = None,
+    device_type: Annotated[str, typer.Option("--type", help="Modem type: LoRA, Astronode, ...")] = "LoRA",
     name: Annotated[str | None, typer.Option(help="Display name; default 'tag <id>'.")] = None,
     asset: Annotated[str | None, typer.Option(help="What is tracked, e.g. 'Savannah Elephant'.")] = None,
     software_version: Annotated[int | None, typer.Option(help="Firmware version, if known.")] = None,
     codec: Annotated[
-        str, typer.Option(help="How its payloads are read: awt-frame (AWT trackers), json, or passthrough.")
+        str,
+        typer.Option(
+            help="How its payloads are read: awt-frame (AWT trackers), astrocast-geo, json, passthrough."
+        ),
     ] = "awt-frame",
     as_json: AsJson = False,
     data_dir: DataDir = None,
@@ -272,7 +289,9 @@ def device_add(
     if as_json:
         print(json.dumps(_device_json(device)))
     else:
-        console.print(f"Device {device.name} (tag {device.tag_id}, EUI {device.eui}) added to {project}.")
+        console.print(
+            f"Device {device.name} (tag {device.tag_id}, EUI {device.eui}, GUID {device.guid}) added."
+        )
 
 
 @device_app.command("list")
@@ -294,6 +313,102 @@ def device_list(
     for d in found:
         table.add_row(str(d.tag_id or ""), d.eui or "", d.name, d.asset or "", d.device_type, d.codec)
     console.print(table)
+
+
+credential_app = typer.Typer(help="Create, list and revoke API credentials.", no_args_is_help=True)
+app.add_typer(credential_app, name="credential")
+
+
+def _credential_json(credential: Credential) -> dict[str, Any]:
+    return {
+        "id": credential.id,
+        "kind": credential.kind.value,
+        "username": credential.username,
+        "created_at": credential.created_us // MICROS,
+        "revoked_at": None if credential.revoked_us is None else credential.revoked_us // MICROS,
+    }
+
+
+@credential_app.command("create")
+def credential_create(
+    project: Annotated[str, typer.Option(help="Project name.")],
+    kind: Annotated[CredentialKind, typer.Option(help="Which API the credential is for.")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Issue another credential (a project may hold several). The secret is shown now and never again."""
+
+    async def issue(hub: Hub) -> IssuedCredential:
+        return await hub.projects.issue_credential(await hub.projects.get(project), kind)
+
+    issued = _run(_settings(data_dir), issue)
+    out = _credential_json(issued.credential) | _secret_json(issued)
+    if as_json:
+        print(json.dumps(out))
+    else:
+        console.print("Keep the secret: it is not shown again.")
+        console.print_json(json.dumps(out))
+
+
+@credential_app.command("list")
+def credential_list(
+    project: Annotated[str, typer.Option(help="Project name.")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List a project's credentials (never their secrets)."""
+
+    async def listed(hub: Hub) -> list[Credential]:
+        return await hub.store.credentials((await hub.projects.get(project)).id)
+
+    found = _run(_settings(data_dir), listed)
+    if as_json:
+        print(json.dumps([_credential_json(c) for c in found]))
+        return
+    table = Table("id", "kind", "username", "created", "revoked")
+    for c in found:
+        row = _credential_json(c)
+        table.add_row(
+            str(c.id), c.kind.value, c.username or "", str(row["created_at"]), str(row["revoked_at"] or "")
+        )
+    console.print(table)
+
+
+@credential_app.command("revoke")
+def credential_revoke(
+    credential_id: Annotated[int, typer.Argument(help="The credential's id, from `credential list`.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a credential: calls with it are refused within seconds (every worker caches keys for 5 s)."""
+
+    async def revoke(hub: Hub) -> bool:
+        return await hub.store.revoke_credential(credential_id, hub.clock.now_us())
+
+    if not _run(_settings(data_dir), revoke):
+        errors.print(f"[red]error:[/red] no active credential with id {credential_id}; see `credential list`")
+        raise typer.Exit(2)
+    console.print(f"Credential {credential_id} revoked.")
+
+
+@app.command()
+def maintenance(
+    state: Annotated[str, typer.Argument(help="on or off")],
+    project: Annotated[str | None, typer.Option(help="One project; default every project.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Put projects in maintenance: the Astrocast API answers 503 with Retry-After: 900 until it is off."""
+    if state not in ("on", "off"):
+        errors.print("[red]error:[/red] say `maintenance on` or `maintenance off`")
+        raise typer.Exit(2)
+
+    async def switch(hub: Hub) -> list[str]:
+        targets = [await hub.projects.get(project)] if project else await hub.store.projects()
+        for target in targets:
+            await hub.projects.configure(target, maintenance=True if state == "on" else None)
+        return [target.name for target in targets]
+
+    names = _run(_settings(data_dir), switch)
+    console.print(f"Maintenance {state} for {', '.join(names) or 'no project'}.")
 
 
 def main() -> None:

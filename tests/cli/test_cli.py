@@ -26,7 +26,8 @@ def as_json(data_dir: Path, *args: str) -> Any:
 
 def test_project_create_json(tmp_path: Path) -> None:
     out = as_json(tmp_path, "project", "create", "kruger")
-    assert set(out) == {"project", "awt"}
+    assert set(out) == {"project", "awt", "astrocast"}
+    assert set(out["astrocast"]) == {"api_key"}
     assert out["project"]["name"] == "kruger"
     assert len(out["project"]["short_id"]) == 8
     assert out["project"]["demo"] is False

@@ -12,8 +12,8 @@ from fieldstation.core.models import Decoded
 
 
 def test_registry_names() -> None:
-    assert codecs.names() == ["awt-frame", "json", "passthrough"]
-    with pytest.raises(KeyError, match="known: awt-frame, json, passthrough"):
+    assert codecs.names() == ["astrocast-geo", "awt-frame", "json", "passthrough"]
+    with pytest.raises(KeyError, match="known: astrocast-geo, awt-frame, json, passthrough"):
         codecs.get("nope")
 
 
@@ -47,7 +47,7 @@ def test_json_object_ignores_impossible_positions() -> None:
     assert (decoded.latitude, decoded.longitude, decoded.device_time_us) == (None, None, None)
 
 
-@pytest.mark.parametrize("name", ["awt-frame", "json", "passthrough"])
+@pytest.mark.parametrize("name", ["astrocast-geo", "awt-frame", "json", "passthrough"])
 @given(payload=st.binary(max_size=64))
 def test_no_codec_raises(name: str, payload: bytes) -> None:
     codecs.decode(name, payload, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import uuid
 
 from fieldstation import codecs
 from fieldstation.core.cache import TtlCache
@@ -28,6 +29,13 @@ def normalize_eui(value: str) -> str:
     if not EUI.match(eui):
         raise InvalidInput(f"EUI {value!r} is not 16 hexadecimal digits (8 bytes), such as 04C46100008F2C4F")
     return eui
+
+
+def normalize_guid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not a GUID such as c984ff2b-e4d0-417f-8ea3-11d74a55d251") from None
 
 
 class Devices:

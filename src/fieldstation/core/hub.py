@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from fieldstation.core.auth import Authenticator
 from fieldstation.core.clock import Clock
+from fieldstation.core.commands import Commands
 from fieldstation.core.demo import Demo
 from fieldstation.core.devices import Devices
 from fieldstation.core.ids import api_secret
@@ -28,6 +29,7 @@ class Hub:
     limiter: RateLimiter
     projects: Projects
     devices: Devices
+    commands: Commands
     ingestor: Ingestor
     demo: Demo
 
@@ -52,6 +54,7 @@ async def build_hub(
         limiter=MemoryRateLimiter(rate_policy, clock),
         projects=Projects(store, clock),
         devices=devices,
+        commands=Commands(store, clock),
         ingestor=ingestor,
         demo=Demo(store, clock, devices, ingestor),
     )

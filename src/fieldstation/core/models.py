@@ -60,6 +60,8 @@ class NewDevice:
     software_version: int | None = None
     codec: str = "awt-frame"
     manufactured_us: int | None = None
+    guid: str | None = None
+    """The Astrocast deviceGuid, when the device is one of a real Astrocast account; else made here."""
 
 
 @dataclass(frozen=True, slots=True)

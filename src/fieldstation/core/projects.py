@@ -25,6 +25,8 @@ class CreatedProject:
 
 
 PROJECT_CACHE_TTL_S = 5
+PROJECT_CREDENTIALS = (CredentialKind.AWT, CredentialKind.ASTROCAST)
+"""What a new project gets: one credential of each API that has landed."""
 
 
 class Projects:
@@ -48,8 +50,8 @@ class Projects:
             auto_register=auto_register,
             is_demo=is_demo,
         )
-        awt = await self.issue_credential(project, CredentialKind.AWT)
-        return CreatedProject(project, {CredentialKind.AWT: awt})
+        credentials = {kind: await self.issue_credential(project, kind) for kind in PROJECT_CREDENTIALS}
+        return CreatedProject(project, credentials)
 
     async def get(self, name: str) -> Project:
         project = await self._store.project_by_name(name)

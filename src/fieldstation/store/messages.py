@@ -48,7 +48,7 @@ class MessageQueries:
                 r.c.latitude,
                 r.c.longitude,
                 u.c.payload,
-            )  # fmt: skip
+            )
             .select_from(u.join(r, r.c.uplink_id == u.c.id).join(d, d.c.id == u.c.device_id))
             .where(u.c.project_id == where.project_id)
         )

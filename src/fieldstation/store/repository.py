@@ -204,7 +204,7 @@ class Store(CommandQueries, MessageQueries):
     async def add_device(
         self, *, project_id: int, device: NewDevice, guid: str, short_id: str, created_us: int
     ) -> Device:
-        fields = dataclasses.asdict(device)
+        fields = {name: value for name, value in dataclasses.asdict(device).items() if name != "guid"}
         try:
             async with self.engine.begin() as conn:
                 result = await conn.execute(
