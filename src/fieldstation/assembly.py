@@ -7,10 +7,10 @@ from types import ModuleType
 from fieldstation.config import Settings
 from fieldstation.core.clock import Clock, SystemClock
 from fieldstation.core.hub import Hub, build_hub
-from fieldstation.dialects import awt
+from fieldstation.dialects import astrocast, awt
 from fieldstation.store import Store, connect, migrate
 
-DIALECTS: tuple[ModuleType, ...] = (awt,)
+DIALECTS: tuple[ModuleType, ...] = (awt, astrocast)
 
 
 def rate_policy(settings: Settings) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -210,6 +211,15 @@ def project_configure(
         str | None,
         typer.Option(help="ThingPark AS key: Actility uplinks must then carry a valid Token. '' removes it."),
     ] = None,
+    astrocast_callback_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="Secret that Astrocast push callbacks must carry (set the same in the Astrocast portal)."
+        ),
+    ] = None,
+    astrocast_callback_header: Annotated[
+        str | None, typer.Option(help="Header that carries that secret; default X-Callback-Secret.")
+    ] = None,
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -220,6 +230,14 @@ def project_configure(
         changes: dict[str, Any] = {}
         if actility_as_key is not None:
             changes["actility_as_key"] = actility_as_key or None
+        if astrocast_callback_secret is not None:
+            changes["astrocast_callback_secret_sha256"] = (
+                hashlib.sha256(astrocast_callback_secret.encode()).hexdigest()
+                if astrocast_callback_secret
+                else None
+            )
+        if astrocast_callback_header is not None:
+            changes["astrocast_callback_header"] = astrocast_callback_header or None
         return await hub.projects.configure(project, auto_register=auto_register, **changes)
 
     project = _run(_settings(data_dir), configure)
@@ -232,7 +250,8 @@ def project_configure(
 
 def _public_settings(project: Project) -> dict[str, Any]:
     """Settings as an operator may see them again: keys are shown as set or not, never in clear."""
-    return {key: "(set)" if key.endswith("_key") else value for key, value in project.settings.items()}
+    secret = ("_key", "_sha256")
+    return {key: "(set)" if key.endswith(secret) else value for key, value in project.settings.items()}
 
 
 @project_app.command("list")

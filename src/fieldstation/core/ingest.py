@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -32,6 +33,8 @@ a new one (a device that rejoined and restarted its counter)."""
 
 
 def dedup_key(uplink: NewUplink) -> str:
+    if uplink.uid is not None:
+        return f"uid:{uplink.uid}"
     digest = hashlib.sha256(uplink.payload).hexdigest()[:32]
     counter = "-" if uplink.f_cnt is None else str(uplink.f_cnt)
     return f"{uplink.eui or '-'}:{counter}:{digest}"
@@ -47,7 +50,11 @@ class Ingestor:
 
     def prepare(self, device: Device, uplink: NewUplink, inserted_us: int | None = None) -> ReadingToStore:
         decoded = codecs.decode(device.codec, uplink.payload, uplink.received_us)
-        uid = ordered_guid()
+        if decoded.error is None and decoded.device_time_us is None and uplink.device_time_us is not None:
+            decoded = dataclasses.replace(decoded, device_time_us=uplink.device_time_us)
+        if decoded.error is None and decoded.latitude is None and uplink.position is not None:
+            decoded = dataclasses.replace(decoded, latitude=uplink.position[0], longitude=uplink.position[1])
+        uid = uplink.uid or ordered_guid()
         return ReadingToStore(
             device,
             uid,

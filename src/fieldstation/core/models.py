@@ -93,6 +93,13 @@ class NewUplink:
     f_cnt: int | None = None
     f_port: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    device_time_us: int | None = None
+    """When the network says the device made it (Astrocast createdDate), for payloads that do not say."""
+    position: tuple[float, float] | None = None
+    """Where the network located the device, for payloads that carry no position."""
+    uid: str | None = None
+    """The network's own id for the uplink (Astrocast messageGuid): becomes the reading's uid, and the key
+    a repeat of it is recognised by."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,6 +233,10 @@ class Store(CommandQueries, MessageQueries):
         stmt = select(t.devices).where(t.devices.c.project_id == project_id, t.devices.c.tag_id == tag_id)
         return await self._one(stmt, _device)
 
+    async def device_by_guid(self, project_id: int, guid: str) -> Device | None:
+        stmt = select(t.devices).where(t.devices.c.project_id == project_id, t.devices.c.guid == guid.lower())
+        return await self._one(stmt, _device)
+
     async def device_by_eui(self, project_id: int, eui: str) -> Device | None:
         stmt = select(t.devices).where(t.devices.c.project_id == project_id, t.devices.c.eui == eui)
         return await self._one(stmt, _device)

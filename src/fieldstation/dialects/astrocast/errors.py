@@ -1,0 +1,64 @@
+"""Astrocast errors: a JSON body `{"message": "..."}` that says what is wrong; 503 with a 15-minute
+"try after" as both `Retry-After: 900` and `"retryAfter": 900`, as the seed describes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fieldstation.http.responses import JsonResponse
+from fieldstation.store import UNAVAILABLE
+
+log = logging.getLogger("fieldstation.astrocast")
+RETRY_AFTER_S = 900
+
+
+class AstrocastError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def unavailable(reason: str) -> JsonResponse:
+    return JsonResponse(
+        {"message": f"{reason} Please retry later.", "retryAfter": RETRY_AFTER_S},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AstrocastError)
+    async def _astrocast(_: Request, exc: AstrocastError) -> JsonResponse:
+        if exc.status == 503:
+            return unavailable(exc.message)
+        return JsonResponse({"message": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JsonResponse:
+        messages = {
+            404: "No such resource in the Astrocast API.",
+            405: "Method not allowed on this resource.",
+        }
+        body = {"message": messages.get(exc.status_code, str(exc.detail))}
+        return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JsonResponse:
+        return JsonResponse({"message": f"Bad request: {exc.errors()[0].get('msg', '')}"}, status_code=400)
+
+    for kind in UNAVAILABLE:
+
+        @app.exception_handler(kind)
+        async def _store_down(_: Request, exc: Exception) -> JsonResponse:
+            log.error("the store cannot be reached: %s", exc)
+            return unavailable("The data store cannot be reached.")
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JsonResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return JsonResponse({"message": "Internal error. Please retry later."}, status_code=500)
