@@ -70,10 +70,11 @@ class MessageQueries:
 
     async def device_activity(self, project_id: int) -> dict[int, DeviceActivity]:
         """Per device: its last message, its last command, and its last reading with a position."""
+        located = r.alias("located")
         last_located = (
-            select(r.c.id)
-            .where(r.c.device_id == d.c.id, r.c.latitude.is_not(None))
-            .order_by(r.c.time_us.desc(), r.c.id.desc())
+            select(located.c.id)
+            .where(located.c.device_id == d.c.id, located.c.latitude.is_not(None))
+            .order_by(located.c.time_us.desc(), located.c.id.desc())
             .limit(1)
             .scalar_subquery()
         )

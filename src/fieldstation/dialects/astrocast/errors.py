@@ -59,6 +59,6 @@ def install(app: FastAPI) -> None:
             return unavailable("The data store cannot be reached.")
 
     @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> JsonResponse:
-        log.exception("unexpected error", exc_info=exc)
+    async def _crash(_: Request, __: Exception) -> JsonResponse:
+        # Starlette logs the exception after this answer is sent.
         return JsonResponse({"message": "Internal error. Please retry later."}, status_code=500)
