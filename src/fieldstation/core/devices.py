@@ -54,7 +54,7 @@ class Devices:
         return await self._store.add_device(
             project_id=project.id,
             device=device,
-            guid=guid(),
+            guid=guid() if device.guid is None else normalize_guid(device.guid),
             short_id=short_id(),
             created_us=self._clock.now_us(),
         )

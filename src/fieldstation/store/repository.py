@@ -215,7 +215,7 @@ class Store(CommandQueries, MessageQueries):
                 device_id = result.inserted_primary_key[0]  # type: ignore[index]
         except IntegrityError as exc:
             raise AlreadyExists(
-                f"a device with tag id {device.tag_id} or EUI {device.eui} already exists in this project"
+                f"a device with tag id {device.tag_id}, EUI {device.eui} or GUID {guid} already exists"
             ) from exc
         return Device(
             id=device_id, project_id=project_id, guid=guid, short_id=short_id, created_us=created_us, **fields
