@@ -69,7 +69,9 @@ class Projects:
     async def configure(
         self, project: Project, *, auto_register: bool | None = None, **changes: Any
     ) -> Project:
-        """Change operator settings (a setting given as None is removed); returns the project as it is now."""
+        """Change operator settings (a setting given as None is removed); returns the project as it is now.
+        The settings are read afresh, so that a caller holding an older copy of the project loses nothing."""
+        project = await self._store.project_by_id(project.id) or project
         settings = {key: value for key, value in {**project.settings, **changes}.items() if value is not None}
         register = project.auto_register if auto_register is None else auto_register
         await self._store.update_project(project.id, auto_register=register, settings=settings)

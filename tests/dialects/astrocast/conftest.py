@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-
 import pytest
 
 from fieldstation.codecs import astrocast_geo
-from fieldstation.core.models import CredentialKind, Device, NewUplink
+from fieldstation.core.models import CredentialKind, Device, NewDevice, NewUplink
 from fieldstation.core.ports import StoredReading
 from fieldstation.core.projects import CreatedProject
 from tests.conftest import Harness
@@ -44,5 +42,5 @@ def b64(data: bytes) -> str:
 
 
 @pytest.fixture
-def project(harness: Harness) -> Iterator[CreatedProject]:
-    yield harness.project()
+def project(harness: Harness) -> CreatedProject:
+    return harness.project()
