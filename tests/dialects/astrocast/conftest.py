@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+
 import pytest
 
 from fieldstation.codecs import astrocast_geo
@@ -17,7 +18,6 @@ def key(created: CreatedProject) -> dict[str, str]:
 def astronode(
     harness: Harness, created: CreatedProject, guid: str = "c984ff2b-e4d0-417f-8ea3-11d74a55d251"
 ) -> Device:
-    from fieldstation.core.models import NewDevice
 
     return harness.run(
         lambda: harness.hub.devices.add(
