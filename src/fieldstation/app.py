@@ -22,6 +22,7 @@ from fieldstation.http.responses import JsonResponse
 log = logging.getLogger("fieldstation")
 
 DEMO_TICK_S = 300
+COMMAND_SWEEP_S = 60
 
 
 class HubHolder:
@@ -37,6 +38,16 @@ class HubHolder:
 
     def set(self, hub: Hub | None) -> None:
         self._hub = hub
+
+
+async def _expire_commands(hub: Hub) -> None:
+    """Commands past their expiration date become expired even when nobody asks about them."""
+    while True:
+        await asyncio.sleep(COMMAND_SWEEP_S)
+        try:
+            await hub.commands.expire_due()
+        except Exception:
+            log.exception("expired commands could not be swept; retrying in %s s", COMMAND_SWEEP_S)
 
 
 async def _keep_demo_going(hub: Hub) -> None:
@@ -59,7 +70,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         hub = await open_hub(settings, clock)
         hub.ingestor.start()
         holder.set(hub)
-        tasks = []
+        tasks = [asyncio.create_task(_expire_commands(hub))]
         if settings.demo:
             for project in await hub.store.projects():
                 if project.is_demo:

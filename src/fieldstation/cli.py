@@ -289,18 +289,25 @@ def device_add(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Add a tracking tag to a project."""
+    """Add a device to a project: an AWT tag (--tag-id, --eui), an Astrocast modem (--guid), or both."""
+    if tag_id is None and eui is None and guid is None:
+        errors.print("[red]error:[/red] give the device an identity: --tag-id and --eui, or --guid")
+        raise typer.Exit(2)
 
     async def add(hub: Hub) -> Device:
         owner = await hub.projects.get(project)
+        label = f"tag {tag_id}" if tag_id is not None else f"device {eui or guid}"
         return await hub.devices.add(
             owner,
             NewDevice(
-                name=name or f"tag {tag_id}",
+                name=name or label,
                 tag_id=tag_id,
                 eui=eui,
+                guid=guid,
                 asset=asset,
+                device_type=device_type,
                 software_version=software_version,
+                codec=codec,
             ),
         )
 

@@ -105,3 +105,47 @@ def test_help_explains_every_command() -> None:
         )
         assert out.returncode == 0, args
         assert "Usage" in out.stdout
+
+
+def test_credentials_create_list_revoke(tmp_path: Path) -> None:
+    fieldstation(tmp_path, "project", "create", "kruger")
+    issued = as_json(tmp_path, "credential", "create", "--project", "kruger", "--kind", "astrocast")
+    assert issued["kind"] == "astrocast"
+    assert len(issued["api_key"]) >= 40
+    listed = as_json(tmp_path, "credential", "list", "--project", "kruger")
+    assert [c["kind"] for c in listed] == ["awt", "astrocast", "astrocast"]
+    assert all("api_key" not in c for c in listed)
+    fieldstation(tmp_path, "credential", "revoke", str(issued["id"]))
+    revoked = [
+        c for c in as_json(tmp_path, "credential", "list", "--project", "kruger") if c["id"] == issued["id"]
+    ]
+    assert revoked[0]["revoked_at"] is not None
+    again = fieldstation(tmp_path, "credential", "revoke", str(issued["id"]), check=False)
+    assert again.returncode == 2
+    assert "no active credential" in again.stderr
+
+
+def test_maintenance_and_configure(tmp_path: Path) -> None:
+    fieldstation(tmp_path, "project", "create", "kruger")
+    assert "Maintenance on for kruger" in fieldstation(tmp_path, "maintenance", "on").stdout
+    configured = as_json(tmp_path, "project", "configure", "kruger", "--astrocast-callback-secret", "s3")
+    assert configured["settings"] == {"maintenance": True, "astrocast_callback_secret_sha256": "(set)"}
+    fieldstation(tmp_path, "maintenance", "off", "--project", "kruger")
+    configured = as_json(tmp_path, "project", "configure", "kruger", "--auto-register")
+    assert configured["settings"] == {"astrocast_callback_secret_sha256": "(set)"}
+    assert configured["auto_register"] is True
+    assert fieldstation(tmp_path, "maintenance", "sideways", check=False).returncode == 2
+
+
+def test_astrocast_device_by_guid(tmp_path: Path) -> None:
+    fieldstation(tmp_path, "project", "create", "river")
+    guid = "C984FF2B-E4D0-417F-8EA3-11D74A55D251"
+    added = as_json(tmp_path, "device", "add", "--project", "river", "--guid", guid, "--type", "Astronode",
+                    "--codec", "astrocast-geo")  # fmt: skip
+    assert added["guid"] == guid.lower()
+    assert added["tag_id"] is None
+    assert (added["codec"], added["device_type"]) == ("astrocast-geo", "Astronode")
+    bad = fieldstation(tmp_path, "device", "add", "--project", "river", "--guid", "nope", check=False)
+    assert "is not a GUID" in bad.stderr
+    none = fieldstation(tmp_path, "device", "add", "--project", "river", check=False)
+    assert "give the device an identity" in none.stderr

@@ -15,8 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from fieldstation.codecs import awt_frame
 from fieldstation.core.clock import MICROS, FakeClock
 from fieldstation.core.hub import build_hub
-from fieldstation.core.models import NewDevice, NewUplink
-from fieldstation.core.ports import ReadingWindow
+from fieldstation.core.models import CommandStatus, NewDevice, NewUplink
+from fieldstation.core.ports import ReadingWindow, UplinkFilter
 from fieldstation.dialects.awt import RATE_POLICY, render_reading
 from fieldstation.store import Store, connect, migrate
 from fieldstation.store.database import current_revision
@@ -80,6 +80,21 @@ async def _round_trip(url: str) -> None:
         ]
         assert [r["timestamp"] for r in page] == [1_789_999_001, 1_789_999_002]
         assert await hub.store.last_reading_id(created.project.id) > 0
+        uplinks = [
+            u
+            for chunk in [c async for c in hub.store.stream_uplinks(UplinkFilter(created.project.id))]
+            for u in chunk
+        ]
+        assert [u.time_us // MICROS for u in uplinks] == [1_789_999_000, 1_789_999_001, 1_789_999_002]
+        command = await hub.commands.create(
+            created.project, device, b"\x00" * 8, reference="r", expires_us=None
+        )
+        assert (await hub.commands.cancel(created.project, command.guid)).status is CommandStatus.CANCELLED
+        activity = (await hub.store.device_activity(created.project.id))[device.id]
+        assert activity.last_latitude == -1 and activity.last_command_us == command.created_us
+        [day] = await hub.store.daily_usage(created.project.id, None, None, None)
+        assert (day.messages_count, day.commands_count, day.commands_size) == (3, 1, 8)
+        assert day.day_us == clock.now_us() // (86_400 * MICROS) * 86_400 * MICROS
     finally:
         await engine.dispose()
 
