@@ -18,7 +18,7 @@ from fieldstation.core.hub import Hub
 from fieldstation.core.models import CommandStatus, CredentialKind, Device, Project
 from fieldstation.core.ports import UplinkFilter
 from fieldstation.dialects.astrocast import callbacks, render
-from fieldstation.dialects.astrocast.errors import AstrocastError, install
+from fieldstation.dialects.astrocast.errors import AstrocastError, install, json_object
 from fieldstation.dialects.astrocast.wire import BadDate, csv_rows, csv_stream, parse_date
 from fieldstation.http.responses import JsonResponse, json_array_stream
 
@@ -118,7 +118,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     @app.post("/commands")
     async def create_command(request: Request, ctx: Caller) -> Response:
         hub, project = ctx
-        body = _json_object(await request.body())
+        body = json_object(await request.body())
         guid = body.get("deviceGuid")
         if not isinstance(guid, str) or not guid:
             raise AstrocastError(400, "deviceGuid is required: the GUID of the device to command.")
@@ -238,16 +238,6 @@ def _status(value: str | None) -> CommandStatus | None:
     except ValueError:
         known = ", ".join(f"{s.value} ({s.name.lower()})" for s in CommandStatus)
         raise AstrocastError(400, f"commandStatus must be one of {known}; got {value!r}.") from None
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise AstrocastError(400, "The body is not valid JSON.") from None
-    if not isinstance(value, dict):
-        raise AstrocastError(400, "The body must be a JSON object.")
-    return value
 
 
 def _command_data(value: object) -> bytes:

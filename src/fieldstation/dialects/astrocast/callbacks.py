@@ -18,14 +18,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from fieldstation.core.errors import NotFound
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import NewDevice, NewUplink, Project
-from fieldstation.dialects.astrocast.errors import AstrocastError
+from fieldstation.dialects.astrocast.errors import AstrocastError, json_object
 from fieldstation.dialects.astrocast.wire import BadDate, parse_date
 from fieldstation.http.responses import JsonResponse
 
@@ -33,7 +32,6 @@ HEADER_SETTING = "astrocast_callback_header"
 SECRET_SETTING = "astrocast_callback_secret_sha256"
 DEFAULT_HEADER = "X-Callback-Secret"
 MAX_USER_DATA = 160
-MAX_BODY = 16 * 1024
 
 
 def secret_digest(secret: str) -> str:
@@ -60,7 +58,7 @@ def add_routes(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
         hub = hub_ref()
         project = await project_for(request, project_name)
         raw = await request.body()
-        body = _body(raw)
+        body = json_object(raw)
         message_guid = _guid(body, "messageGuid")
         device_guid = _guid(body, "deviceGuid")
         payload = _user_data(body)
@@ -86,7 +84,7 @@ def add_routes(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
         """The vendor's command acknowledgement callback."""
         hub = hub_ref()
         project = await project_for(request, project_name)
-        body = _body(await request.body())
+        body = json_object(await request.body())
         command_guid = _guid(body, "commandGuid")
         try:
             command = await hub.commands.acknowledge(
@@ -112,18 +110,6 @@ async def _device(hub: Hub, project: Project, device_guid: str) -> Any:
         name=f"Astronode {device_guid[:8]}", guid=device_guid, device_type="Astronode", codec="passthrough"
     )
     return await hub.devices.add(project, new)
-
-
-def _body(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_BODY:
-        raise AstrocastError(400, f"The body is {len(raw)} bytes; the limit is {MAX_BODY}.")
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise AstrocastError(400, "The body is not valid JSON.") from None
-    if not isinstance(value, dict):
-        raise AstrocastError(400, "The body must be a JSON object.")
-    return value
 
 
 def _guid(body: dict[str, Any], name: str) -> str:

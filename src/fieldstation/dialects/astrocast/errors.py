@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -14,6 +16,8 @@ from fieldstation.store import UNAVAILABLE
 
 log = logging.getLogger("fieldstation.astrocast")
 RETRY_AFTER_S = 900
+MAX_BODY = 16 * 1024
+"""Command and callback bodies are a few hundred bytes."""
 
 
 class AstrocastError(Exception):
@@ -21,6 +25,19 @@ class AstrocastError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object, of at most MAX_BODY bytes."""
+    if len(raw) > MAX_BODY:
+        raise AstrocastError(400, f"The body is {len(raw)} bytes; the limit is {MAX_BODY}.")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise AstrocastError(400, "The body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise AstrocastError(400, "The body must be a JSON object.")
+    return value
 
 
 def unavailable(reason: str) -> JsonResponse:
