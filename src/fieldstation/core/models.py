@@ -62,6 +62,13 @@ class NewDevice:
     manufactured_us: int | None = None
     guid: str | None = None
     """The Astrocast deviceGuid, when the device is one of a real Astrocast account; else made here."""
+    is_gateway: bool = False
+    parent_id: int | None = None
+    is_virtual: bool = False
+    demo_active: bool = False
+    frequency_s: int = 60
+    type_id: str | None = None
+    protocols: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,14 @@ class Device:
     codec: str
     created_us: int
     manufactured_us: int | None = None
+    is_gateway: bool = False
+    parent_id: int | None = None
+    is_virtual: bool = False
+    demo_active: bool = False
+    frequency_s: int = 60
+    type_id: str | None = None
+    protocols: tuple[str, ...] = ()
+    certificate_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,3 +220,40 @@ class DailyUsage:
     messages_size: int = 0
     commands_count: int = 0
     commands_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A request to a device that waits for its answer (an Instathings status request)."""
+
+    id: int
+    short_id: str
+    project_id: int
+    device_id: int
+    action: str
+    request: dict[str, Any]
+    created_us: int
+    deadline_us: int
+    response: Any = None
+    answered_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    device_id: int
+    container: str
+    kind: str
+    """LOG or ERR."""
+    message: str
+    logged_us: int
+    ingested_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened in a project, for live subscribers (the Instathings WebSocket)."""
+
+    project_id: int
+    action: str
+    """data, status, log, connected, disconnected, paired, ..."""
+    payload: dict[str, Any]

@@ -25,72 +25,18 @@ from fieldstation.store import schema as t
 from fieldstation.store.batch_write import write_readings
 from fieldstation.store.commands import CommandQueries
 from fieldstation.store.database import SqliteWriter
+from fieldstation.store.fleet import FleetQueries
 from fieldstation.store.messages import MessageQueries
+from fieldstation.store.rows import credential_row as _credential
+from fieldstation.store.rows import device_row as _device
+from fieldstation.store.rows import project_row as _project
+from fieldstation.store.rows import reading_row as _reading
 
 STREAM_CHUNK_ROWS = 2_000
 T = TypeVar("T")
 
 
-def _project(row: Row[Any]) -> Project:
-    return Project(
-        id=row.id,
-        name=row.name,
-        short_id=row.short_id,
-        created_us=row.created_us,
-        auto_register=bool(row.auto_register),
-        is_demo=bool(row.is_demo),
-        settings=orjson.loads(row.settings or "{}"),
-    )
-
-
-def _credential(row: Row[Any]) -> Credential:
-    return Credential(
-        id=row.id,
-        project_id=row.project_id,
-        kind=CredentialKind(row.kind),
-        key_digest=row.key_digest,
-        username=row.username,
-        password_hash=row.password_hash,
-        created_us=row.created_us,
-        revoked_us=row.revoked_us,
-    )
-
-
-def _device(row: Row[Any]) -> Device:
-    return Device(
-        id=row.id,
-        project_id=row.project_id,
-        guid=row.guid,
-        short_id=row.short_id,
-        name=row.name,
-        tag_id=row.tag_id,
-        eui=row.eui,
-        asset=row.asset,
-        device_type=row.device_type,
-        software_version=row.software_version,
-        codec=row.codec,
-        created_us=row.created_us,
-        manufactured_us=row.manufactured_us,
-    )
-
-
-def _reading(row: Row[Any]) -> Reading:
-    return Reading(
-        id=row.id,
-        uid=row.uid,
-        project_id=row.project_id,
-        device_id=row.device_id,
-        uplink_id=row.uplink_id,
-        time_us=row.time_us,
-        inserted_us=row.inserted_us,
-        latitude=row.latitude,
-        longitude=row.longitude,
-        values=orjson.loads(row.values_json),
-        error=row.error,
-    )
-
-
-class Store(CommandQueries, MessageQueries):
+class Store(CommandQueries, MessageQueries, FleetQueries):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sqlite_writer = SqliteWriter(engine) if engine.dialect.name == "sqlite" else None
@@ -205,11 +151,13 @@ class Store(CommandQueries, MessageQueries):
         self, *, project_id: int, device: NewDevice, guid: str, short_id: str, created_us: int
     ) -> Device:
         fields = {name: value for name, value in dataclasses.asdict(device).items() if name != "guid"}
+        fields["protocols"] = list(device.protocols)
+        row = dict(fields, protocols=orjson.dumps(fields["protocols"]).decode())
         try:
             async with self.engine.begin() as conn:
                 result = await conn.execute(
                     insert(t.devices).values(
-                        project_id=project_id, guid=guid, short_id=short_id, created_us=created_us, **fields
+                        project_id=project_id, guid=guid, short_id=short_id, created_us=created_us, **row
                     )
                 )
                 device_id = result.inserted_primary_key[0]  # type: ignore[index]
@@ -217,6 +165,7 @@ class Store(CommandQueries, MessageQueries):
             raise AlreadyExists(
                 f"a device with tag id {device.tag_id}, EUI {device.eui} or GUID {guid} already exists"
             ) from exc
+        fields["protocols"] = device.protocols
         return Device(
             id=device_id, project_id=project_id, guid=guid, short_id=short_id, created_us=created_us, **fields
         )

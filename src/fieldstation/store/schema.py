@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -76,6 +77,16 @@ devices = Table(
     Column("codec", String(64), nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("manufactured_us", BigInteger),
+    # Instathings: gateways and their sub-devices, virtual devices.
+    Column("is_gateway", Boolean, nullable=False, server_default=false()),
+    Column("parent_id", Id, ForeignKey("devices.id", ondelete="CASCADE")),
+    Column("is_virtual", Boolean, nullable=False, server_default=false()),
+    Column("demo_active", Boolean, nullable=False, server_default=false()),
+    Column("frequency_s", Integer, nullable=False, server_default="60"),
+    Column("virtual_next_us", BigInteger),
+    Column("type_id", String(64)),
+    Column("protocols", Text, nullable=False, server_default="[]"),
+    Column("certificate_id", String(64)),
     UniqueConstraint("project_id", "tag_id", name="uq_devices_project_tag"),
     UniqueConstraint("project_id", "eui", name="uq_devices_project_eui"),
 )
@@ -161,6 +172,44 @@ commands = Table(
     Column("expired_us", BigInteger),
     Index("ix_commands_project_created", "project_id", "created_us", "id"),
     Index("ix_commands_device_created", "device_id", "created_us"),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("short_id", String(16), nullable=False, unique=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("request", Text, nullable=False),
+    Column("response", Text),
+    Column("created_us", BigInteger, nullable=False),
+    Column("deadline_us", BigInteger, nullable=False),
+    Column("answered_us", BigInteger),
+)
+
+log_lines = Table(
+    "log_lines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("container", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("logged_us", BigInteger, nullable=False),
+    Column("ingested_us", BigInteger, nullable=False),
+    Index("ix_log_lines_device", "device_id", "container", "logged_us"),
+)
+
+project_authorities = Table(
+    "project_authorities",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("certificate_pem", Text, nullable=False),
+    Column("private_key_pem", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
 )
 
 read_cursors = Table(
