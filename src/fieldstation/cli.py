@@ -91,16 +91,22 @@ def _project_json(project: Project) -> dict[str, Any]:
 def _created_json(created: CreatedProject) -> dict[str, Any]:
     out: dict[str, Any] = {"project": _project_json(created.project)}
     for kind, issued in created.credentials.items():
-        out[kind.value] = _secret_json(issued)
+        out[kind.value] = _secret_json(issued, created.project)
     return out
 
 
-def _secret_json(issued: IssuedCredential) -> dict[str, Any]:
+def _secret_json(issued: IssuedCredential, project: Project) -> dict[str, Any]:
     if issued.credential.kind is CredentialKind.AWT:
         return {
             "api_key": issued.api_key,
             "username": issued.credential.username,
             "password": issued.password,
+        }
+    if issued.credential.kind is CredentialKind.INSTATHINGS:
+        return {
+            "project": project.short_id,
+            "client_id": issued.credential.username,
+            "client_secret": issued.api_key,
         }
     return {"api_key": issued.api_key}
 
@@ -364,11 +370,12 @@ def credential_create(
 ) -> None:
     """Issue another credential (a project may hold several). The secret is shown now and never again."""
 
-    async def issue(hub: Hub) -> IssuedCredential:
-        return await hub.projects.issue_credential(await hub.projects.get(project), kind)
+    async def issue(hub: Hub) -> tuple[Project, IssuedCredential]:
+        owner = await hub.projects.get(project)
+        return owner, await hub.projects.issue_credential(owner, kind)
 
-    issued = _run(_settings(data_dir), issue)
-    out = _credential_json(issued.credential) | _secret_json(issued)
+    owner, issued = _run(_settings(data_dir), issue)
+    out = _credential_json(issued.credential) | _secret_json(issued, owner)
     if as_json:
         print(json.dumps(out))
     else:

@@ -26,7 +26,8 @@ def as_json(data_dir: Path, *args: str) -> Any:
 
 def test_project_create_json(tmp_path: Path) -> None:
     out = as_json(tmp_path, "project", "create", "kruger")
-    assert set(out) == {"project", "awt", "astrocast"}
+    assert set(out) == {"project", "awt", "astrocast", "instathings"}
+    assert set(out["instathings"]) == {"project", "client_id", "client_secret"}
     assert set(out["astrocast"]) == {"api_key"}
     assert out["project"]["name"] == "kruger"
     assert len(out["project"]["short_id"]) == 8
@@ -113,7 +114,7 @@ def test_credentials_create_list_revoke(tmp_path: Path) -> None:
     assert issued["kind"] == "astrocast"
     assert len(issued["api_key"]) >= 40
     listed = as_json(tmp_path, "credential", "list", "--project", "kruger")
-    assert [c["kind"] for c in listed] == ["awt", "astrocast", "astrocast"]
+    assert [c["kind"] for c in listed] == ["awt", "astrocast", "instathings", "astrocast"]
     assert all("api_key" not in c for c in listed)
     fieldstation(tmp_path, "credential", "revoke", str(issued["id"]))
     revoked = [

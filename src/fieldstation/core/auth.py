@@ -29,6 +29,7 @@ class Authenticator:
         self._store = store
         self._clock = clock
         self._keys: TtlCache[str, Credential] = TtlCache(clock, KEY_TTL_S)
+        self._by_id: TtlCache[int, Credential] = TtlCache(clock, KEY_TTL_S)
         self._verified: dict[str, int] = {}
         self._verifying: dict[str, asyncio.Future[bool]] = {}
 
@@ -40,6 +41,13 @@ class Authenticator:
         )
         if credential is None or credential.kind is not kind or not credential.active:
             raise Unauthorized("unknown or revoked API key")
+        return credential
+
+    async def by_id(self, credential_id: int, kind: CredentialKind) -> Credential:
+        """An active credential of `kind` by id (bearer tokens name their credential by id)."""
+        credential = await self._by_id.get(credential_id, lambda: self._store.credential_by_id(credential_id))
+        if credential is None or credential.kind is not kind or not credential.active:
+            raise Unauthorized("the token's credential is unknown or revoked")
         return credential
 
     async def password(self, credential: Credential, username: str, secret: str) -> None:

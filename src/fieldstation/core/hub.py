@@ -6,16 +6,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fieldstation.core.auth import Authenticator
+from fieldstation.core.certificates import CertificateAuthority
 from fieldstation.core.clock import Clock
 from fieldstation.core.commands import Commands
 from fieldstation.core.demo import Demo
 from fieldstation.core.devices import Devices
+from fieldstation.core.events import EventBus
 from fieldstation.core.ids import api_secret
 from fieldstation.core.ingest import AwtRenderer, Ingestor
+from fieldstation.core.operations import Operations
 from fieldstation.core.ports import StorePort
 from fieldstation.core.projects import Projects
 from fieldstation.core.ratelimit import MemoryRateLimiter, RateLimiter
 from fieldstation.core.tokens import TokenIssuer
+from fieldstation.core.virtual import VirtualDevices
 
 TOKEN_SECRET_SETTING = "jwt_secret"
 
@@ -32,6 +36,10 @@ class Hub:
     commands: Commands
     ingestor: Ingestor
     demo: Demo
+    events: EventBus
+    operations: Operations
+    certificates: CertificateAuthority
+    virtual: VirtualDevices
 
 
 async def build_hub(
@@ -45,7 +53,8 @@ async def build_hub(
     that every worker of one installation accepts the others' tokens."""
     secret = await store.setting_or_create(TOKEN_SECRET_SETTING, api_secret(48))
     devices = Devices(store, clock)
-    ingestor = Ingestor(store, clock, render_awt)
+    events = EventBus()
+    ingestor = Ingestor(store, clock, render_awt, events)
     return Hub(
         store=store,
         clock=clock,
@@ -57,4 +66,8 @@ async def build_hub(
         commands=Commands(store, clock),
         ingestor=ingestor,
         demo=Demo(store, clock, devices, ingestor),
+        events=events,
+        operations=Operations(store, clock, events),
+        certificates=CertificateAuthority(store, clock),
+        virtual=VirtualDevices(store, clock, ingestor),
     )

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 
 from fieldstation import codecs
 from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.events import EventBus
 from fieldstation.core.ids import ordered_guid
-from fieldstation.core.models import Decoded, Device, NewUplink
+from fieldstation.core.models import Decoded, Device, Event, NewUplink
 from fieldstation.core.ports import ReadingToStore, StoredReading, StorePort
 
 log = logging.getLogger("fieldstation.ingest")
@@ -41,10 +42,11 @@ def dedup_key(uplink: NewUplink) -> str:
 
 
 class Ingestor:
-    def __init__(self, store: StorePort, clock: Clock, render_awt: AwtRenderer) -> None:
+    def __init__(self, store: StorePort, clock: Clock, render_awt: AwtRenderer, events: EventBus) -> None:
         self._store = store
         self._clock = clock
         self._render_awt = render_awt
+        self._events = events
         self._queue: asyncio.Queue[tuple[ReadingToStore, asyncio.Future[StoredReading]]] | None = None
         self._writer: asyncio.Task[None] | None = None
 
@@ -68,7 +70,34 @@ class Ingestor:
     async def ingest(self, device: Device, uplinks: Sequence[NewUplink]) -> list[StoredReading]:
         """Store now, in one transaction of its own."""
         items = [self.prepare(device, up) for up in uplinks]
-        return await self._store.store_readings(items, self._clock.now_us(), DEDUP_WINDOW_US)
+        return self._announce(
+            items, await self._store.store_readings(items, self._clock.now_us(), DEDUP_WINDOW_US)
+        )
+
+    def _announce(self, items: Sequence[ReadingToStore], stored: list[StoredReading]) -> list[StoredReading]:
+        """Tell live subscribers about what was just committed (not about duplicates)."""
+        now = self._clock.now_us()
+        for item, result in zip(items, stored, strict=True):
+            if result.duplicate or not self._events.subscribers(item.device.project_id):
+                continue
+            meta = item.uplink.meta if item.uplink is not None else {}
+            self._events.publish(
+                Event(
+                    item.device.project_id,
+                    "data",
+                    {
+                        "uid": result.uid,
+                        "device": item.device.short_id,
+                        "time_us": item.decoded.device_time_us
+                        or (item.uplink.received_us if item.uplink else now),
+                        "inserted_us": item.inserted_us or now,
+                        "values": item.decoded.values,
+                        "client_id": meta.get("client_id"),
+                        "principal": meta.get("principal"),
+                    },
+                )
+            )
+        return stored
 
     async def backfill(self, device: Device, history: Sequence[tuple[NewUplink, int]]) -> list[StoredReading]:
         """Store uplinks as if each had been inserted at the time paired with it (demo history only)."""
@@ -117,6 +146,7 @@ class Ingestor:
                     if not done.done():
                         done.set_exception(exc)
             else:
+                self._announce([item for item, _ in batch], stored)
                 for (_, done), result in zip(batch, stored, strict=True):
                     if not done.done():
                         done.set_result(result)

@@ -15,8 +15,10 @@ from fieldstation.core.models import (
     Decoded,
     Device,
     DeviceActivity,
+    LogLine,
     NewDevice,
     NewUplink,
+    Operation,
     Project,
     Reading,
     StoredUplink,
@@ -107,6 +109,8 @@ class StorePort(Protocol):
 
     async def credentials(self, project_id: int) -> list[Credential]: ...
 
+    async def credential_by_id(self, credential_id: int) -> Credential | None: ...
+
     async def revoke_credential(self, credential_id: int, revoked_us: int) -> bool: ...
 
     async def add_device(
@@ -196,3 +200,49 @@ class StorePort(Protocol):
     async def daily_usage(
         self, project_id: int, device_id: int | None, since_us: int | None, until_us: int | None
     ) -> list[DailyUsage]: ...
+
+    async def device_by_short_id(self, project_id: int, short_id: str) -> Device | None: ...
+
+    async def update_device(self, device_id: int, **changes: Any) -> None: ...
+
+    async def delete_device(self, device_id: int) -> None: ...
+
+    async def claim_virtual_tick(
+        self, device_id: int, expected_next_us: int | None, next_us: int
+    ) -> bool: ...
+
+    async def due_virtual_devices(self, now_us: int) -> list[tuple[Device, int | None]]: ...
+
+    async def authority(self, project_id: int) -> tuple[str, str] | None: ...
+
+    async def save_authority(
+        self, project_id: int, certificate_pem: str, private_key_pem: str, created_us: int
+    ) -> bool: ...
+
+    async def device_data(
+        self, device_id: int, since_us: int | None, until_us: int | None, offset: int, limit: int
+    ) -> tuple[list[tuple[Reading, dict[str, Any]]], int]: ...
+
+    async def purge_readings(self, project_id: int, before_us: int) -> int: ...
+
+    async def add_operation(
+        self,
+        *,
+        short_id: str,
+        project_id: int,
+        device_id: int,
+        action: str,
+        request: dict[str, Any],
+        created_us: int,
+        deadline_us: int,
+    ) -> Operation: ...
+
+    async def operation_by_short_id(self, project_id: int, short_id: str) -> Operation | None: ...
+
+    async def answer_operation(self, operation_id: int, response: Any, answered_us: int) -> bool: ...
+
+    async def add_log_lines(self, project_id: int, lines: Sequence[LogLine]) -> None: ...
+
+    async def log_lines(
+        self, device_id: int, container: str, since_us: int | None, until_us: int | None, limit: int
+    ) -> list[LogLine]: ...

@@ -25,7 +25,7 @@ class CreatedProject:
 
 
 PROJECT_CACHE_TTL_S = 5
-PROJECT_CREDENTIALS = (CredentialKind.AWT, CredentialKind.ASTROCAST)
+PROJECT_CREDENTIALS = (CredentialKind.AWT, CredentialKind.ASTROCAST, CredentialKind.INSTATHINGS)
 """What a new project gets: one credential of each API that has landed."""
 
 
@@ -81,11 +81,17 @@ class Projects:
     async def issue_credential(self, project: Project, kind: CredentialKind) -> IssuedCredential:
         api_key = api_secret()
         secret = password() if kind is CredentialKind.AWT else None
+        # AWT: a key plus a username and password. Instathings: a client id (kept as the username) and a
+        # client secret (the key). Astrocast: a key alone.
+        username = {
+            CredentialKind.AWT: project.name,
+            CredentialKind.INSTATHINGS: f"{project.short_id}-{short_id(12)}",
+        }
         credential = await self._store.add_credential(
             project_id=project.id,
             kind=kind,
             key_digest=key_digest(api_key),
-            username=project.name if secret is not None else None,
+            username=username.get(kind),
             password_hash=hash_password(secret) if secret is not None else None,
             created_us=self._clock.now_us(),
         )

@@ -8,7 +8,7 @@ import jwt
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import Unauthorized
 from fieldstation.core.ids import guid
-from fieldstation.core.models import Credential
+from fieldstation.core.models import Credential, CredentialKind
 
 ALGORITHM = "HS256"
 
@@ -30,10 +30,16 @@ class TokenIssuer:
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def verify(self, token: str, credential: Credential) -> None:
-        """Raise Unauthorized unless `token` is ours, unexpired and was issued for `credential`."""
+    def subject(self, token: str, kind: CredentialKind) -> int:
+        """The credential id a valid, unexpired token of `kind` was issued for; Unauthorized otherwise."""
+        claims = self._claims(token)
+        if claims.get("knd") != kind.value or not str(claims.get("sub", "")).isdigit():
+            raise Unauthorized("token was issued for another API")
+        return int(str(claims["sub"]))
+
+    def _claims(self, token: str) -> dict[str, object]:
         try:
-            claims = jwt.decode(
+            claims: dict[str, object] = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
@@ -41,7 +47,13 @@ class TokenIssuer:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"token rejected: {exc}") from exc
+        expires = claims["exp"]
+        if not isinstance(expires, int) or expires <= self._clock.now_us() // MICROS:
+            raise Unauthorized("token expired")
+        return claims
+
+    def verify(self, token: str, credential: Credential) -> None:
+        """Raise Unauthorized unless `token` is ours, unexpired and was issued for `credential`."""
+        claims = self._claims(token)
         if claims.get("sub") != str(credential.id) or claims.get("knd") != credential.kind.value:
             raise Unauthorized("token was issued for another key")
-        if not isinstance(claims["exp"], int) or claims["exp"] <= self._clock.now_us() // MICROS:
-            raise Unauthorized("token expired")

@@ -27,6 +27,7 @@ from fieldstation.store.commands import CommandQueries
 from fieldstation.store.database import SqliteWriter
 from fieldstation.store.fleet import FleetQueries
 from fieldstation.store.messages import MessageQueries
+from fieldstation.store.operations import OperationQueries
 from fieldstation.store.rows import credential_row as _credential
 from fieldstation.store.rows import device_row as _device
 from fieldstation.store.rows import project_row as _project
@@ -36,7 +37,7 @@ STREAM_CHUNK_ROWS = 2_000
 T = TypeVar("T")
 
 
-class Store(CommandQueries, MessageQueries, FleetQueries):
+class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sqlite_writer = SqliteWriter(engine) if engine.dialect.name == "sqlite" else None
@@ -129,6 +130,9 @@ class Store(CommandQueries, MessageQueries, FleetQueries):
     async def credential_by_digest(self, key_digest: str) -> Credential | None:
         stmt = select(t.credentials).where(t.credentials.c.key_digest == key_digest)
         return await self._one(stmt, _credential)
+
+    async def credential_by_id(self, credential_id: int) -> Credential | None:
+        return await self._one(select(t.credentials).where(t.credentials.c.id == credential_id), _credential)
 
     async def credentials(self, project_id: int) -> list[Credential]:
         stmt = (

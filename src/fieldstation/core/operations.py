@@ -1,0 +1,68 @@
+"""Operations: a status request to a device that waits for its answer. Stored, so that a restart loses none;
+answered by the device through its gateway link, or at once by a virtual device."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.errors import NotFound
+from fieldstation.core.events import EventBus
+from fieldstation.core.ids import short_id
+from fieldstation.core.models import Device, Event, Operation, Project
+from fieldstation.core.ports import StorePort
+
+TIMEOUT_S = 60
+"""A device that has not answered a status request within a minute is not going to."""
+
+
+class Operations:
+    def __init__(self, store: StorePort, clock: Clock, events: EventBus) -> None:
+        self._store = store
+        self._clock = clock
+        self._events = events
+
+    async def request_status(self, project: Project, device: Device, request: dict[str, Any]) -> Operation:
+        now = self._clock.now_us()
+        operation = await self._store.add_operation(
+            short_id=short_id(),
+            project_id=project.id,
+            device_id=device.id,
+            action="get",
+            request=request,
+            created_us=now,
+            deadline_us=now + TIMEOUT_S * MICROS,
+        )
+        if device.is_virtual:
+            await self.answer(operation, device, virtual_status(device))
+        return operation
+
+    async def answer(self, operation: Operation, device: Device, response: Any) -> None:
+        if await self._store.answer_operation(operation.id, response, self._clock.now_us()):
+            self._events.publish(
+                Event(
+                    operation.project_id,
+                    "status",
+                    {"operation": operation.short_id, "device": device.short_id, "response": response},
+                )
+            )
+
+    async def fetch(self, project: Project, operation_short_id: str) -> Operation:
+        operation = await self._store.operation_by_short_id(project.id, operation_short_id)
+        if operation is None:
+            raise NotFound(f"no operation {operation_short_id} in this project")
+        return operation
+
+    def timed_out(self, operation: Operation) -> bool:
+        return operation.answered_us is None and self._clock.now_us() > operation.deadline_us
+
+
+def virtual_status(device: Device) -> dict[str, Any]:
+    """What a virtual device reports about itself."""
+    return {
+        "value": random.randint(0, 100),
+        "isVirtualData": True,
+        "demoActive": device.demo_active,
+        "frequency": device.frequency_s,
+    }

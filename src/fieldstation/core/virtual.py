@@ -1,0 +1,46 @@
+"""Virtual devices: a device with `demoActive` produces `{"value": ..., "isVirtualData": true}` every
+`frequency` seconds, from the hub itself. Each tick is claimed in the store before it is produced, so
+that however many workers run, a period yields one record."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+
+from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.ids import ordered_guid
+from fieldstation.core.ingest import Ingestor
+from fieldstation.core.models import NewUplink
+from fieldstation.core.ports import StorePort
+
+NOT_APPLICABLE = "N/A"
+"""`clientId` (and `principal`) of data the cloud generated itself."""
+
+
+class VirtualDevices:
+    def __init__(self, store: StorePort, clock: Clock, ingestor: Ingestor) -> None:
+        self._store = store
+        self._clock = clock
+        self._ingestor = ingestor
+
+    async def tick(self) -> int:
+        """Produce every due record; returns how many."""
+        now = self._clock.now_us()
+        produced = 0
+        for device, expected in await self._store.due_virtual_devices(now):
+            period = device.frequency_s * MICROS
+            due = now if expected is None else expected
+            if not await self._store.claim_virtual_tick(device.id, expected, max(due + period, now + 1)):
+                continue  # another worker produced this one
+            payload = orjson.dumps({"value": random.randint(0, 100), "isVirtualData": True})
+            uplink = NewUplink(
+                source="virtual",
+                payload=payload,
+                received_us=now,
+                meta={"client_id": NOT_APPLICABLE, "principal": device.certificate_id or NOT_APPLICABLE},
+                uid=ordered_guid(),  # a record per tick, even when two ticks draw the same value
+            )
+            await self._ingestor.ingest(device, [uplink])
+            produced += 1
+        return produced
