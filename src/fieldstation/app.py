@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -17,12 +17,15 @@ from fieldstation.assembly import DIALECTS, close_hub, open_hub
 from fieldstation.config import Settings
 from fieldstation.core.clock import Clock
 from fieldstation.core.hub import Hub
+from fieldstation.core.retention import purge
 from fieldstation.http.responses import JsonResponse
 
 log = logging.getLogger("fieldstation")
 
 DEMO_TICK_S = 300
 COMMAND_SWEEP_S = 60
+VIRTUAL_TICK_S = 1
+PURGE_S = 3600
 
 
 class HubHolder:
@@ -40,14 +43,14 @@ class HubHolder:
         self._hub = hub
 
 
-async def _expire_commands(hub: Hub) -> None:
-    """Commands past their expiration date become expired even when nobody asks about them."""
+async def _every(seconds: float, what: str, work: Callable[[], Awaitable[object]]) -> None:
+    """Run `work` every `seconds`, logging (not dying of) its failures."""
     while True:
-        await asyncio.sleep(COMMAND_SWEEP_S)
+        await asyncio.sleep(seconds)
         try:
-            await hub.commands.expire_due()
+            await work()
         except Exception:
-            log.exception("expired commands could not be swept; retrying in %s s", COMMAND_SWEEP_S)
+            log.exception("%s failed; trying again in %s s", what, seconds)
 
 
 async def _keep_demo_going(hub: Hub) -> None:
@@ -70,7 +73,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         hub = await open_hub(settings, clock)
         hub.ingestor.start()
         holder.set(hub)
-        tasks = [asyncio.create_task(_expire_commands(hub))]
+        tasks = [
+            asyncio.create_task(
+                _every(COMMAND_SWEEP_S, "sweeping expired commands", hub.commands.expire_due)
+            ),
+            asyncio.create_task(_every(VIRTUAL_TICK_S, "producing virtual data", hub.virtual.tick)),
+            asyncio.create_task(
+                _every(PURGE_S, "purging past retention", lambda: purge(hub.store, hub.clock))
+            ),
+        ]
         if settings.demo:
             for project in await hub.store.projects():
                 if project.is_demo:

@@ -7,14 +7,15 @@ from types import ModuleType
 from fieldstation.config import Settings
 from fieldstation.core.clock import Clock, SystemClock
 from fieldstation.core.hub import Hub, build_hub
-from fieldstation.dialects import astrocast, awt
+from fieldstation.core.ratelimit import Limit
+from fieldstation.dialects import astrocast, awt, instathings
 from fieldstation.store import Store, connect, migrate
 
-DIALECTS: tuple[ModuleType, ...] = (awt, astrocast)
+DIALECTS: tuple[ModuleType, ...] = (awt, astrocast, instathings)
 
 
-def rate_policy(settings: Settings) -> dict[str, float]:
-    policy: dict[str, float] = {}
+def rate_policy(settings: Settings) -> dict[str, Limit]:
+    policy: dict[str, Limit] = {}
     for dialect in DIALECTS:
         policy.update(dialect.RATE_POLICY)
     unknown = sorted(set(settings.rate_limits) - set(policy))

@@ -17,7 +17,7 @@ from fieldstation.core.ingest import AwtRenderer, Ingestor
 from fieldstation.core.operations import Operations
 from fieldstation.core.ports import StorePort
 from fieldstation.core.projects import Projects
-from fieldstation.core.ratelimit import MemoryRateLimiter, RateLimiter
+from fieldstation.core.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from fieldstation.core.tokens import TokenIssuer
 from fieldstation.core.virtual import VirtualDevices
 
@@ -47,7 +47,7 @@ async def build_hub(
     clock: Clock,
     *,
     render_awt: AwtRenderer,
-    rate_policy: Mapping[str, float],
+    rate_policy: Mapping[str, Limit],
 ) -> Hub:
     """Wire the services. The token signing secret is made at the first start and kept in the store, so
     that every worker of one installation accepts the others' tokens."""

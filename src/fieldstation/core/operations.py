@@ -13,6 +13,8 @@ from fieldstation.core.ids import short_id
 from fieldstation.core.models import Device, Event, Operation, Project
 from fieldstation.core.ports import StorePort
 
+OPERATION_TTL_S = 86_400
+"""An operation's record is kept a day (its Instathings `ttl`)."""
 TIMEOUT_S = 60
 """A device that has not answered a status request within a minute is not going to."""
 
@@ -38,13 +40,31 @@ class Operations:
             await self.answer(operation, device, virtual_status(device))
         return operation
 
+    async def control(self, project: Project, device: Device, request: dict[str, Any]) -> Operation:
+        """A command for the device (Instathings `set`), kept until its gateway link takes it."""
+        now = self._clock.now_us()
+        return await self._store.add_operation(
+            short_id=short_id(),
+            project_id=project.id,
+            device_id=device.id,
+            action="set",
+            request=request,
+            created_us=now,
+            deadline_us=now + TIMEOUT_S * MICROS,
+        )
+
     async def answer(self, operation: Operation, device: Device, response: Any) -> None:
         if await self._store.answer_operation(operation.id, response, self._clock.now_us()):
             self._events.publish(
                 Event(
                     operation.project_id,
                     "status",
-                    {"operation": operation.short_id, "device": device.short_id, "response": response},
+                    {
+                        "operation": operation.short_id,
+                        "device": device.short_id,
+                        "response": response,
+                        "ttl": operation.created_us // MICROS + OPERATION_TTL_S,
+                    },
                 )
             )
 

@@ -24,26 +24,35 @@ class RateLimiter(Protocol):
         """Count one request of `key` in `group`; raise RateLimited when the policy rejects it."""
 
 
-class MemoryRateLimiter:
-    """For one process. The next allowed time per (key, group) is all the state there is."""
+Limit = float | tuple[float, int]
+"""Seconds between requests, or (seconds between requests, burst): a burst of n lets n requests through at
+once, then one per interval."""
 
-    def __init__(self, policy: Mapping[str, float], clock: Clock) -> None:
-        self._intervals_us = {group: int(seconds * MICROS) for group, seconds in policy.items()}
+
+class MemoryRateLimiter:
+    """For one process. The theoretical arrival time per (key, group) is all the state there is."""
+
+    def __init__(self, policy: Mapping[str, Limit], clock: Clock) -> None:
+        self._limits: dict[str, tuple[int, int]] = {}
+        for group, limit in policy.items():
+            seconds, burst = limit if isinstance(limit, tuple) else (limit, 1)
+            interval = int(seconds * MICROS)
+            self._limits[group] = (interval, interval * (max(1, burst) - 1))
         self._clock = clock
         self._allowed_at: dict[tuple[str, str], int] = {}
         self._lock = asyncio.Lock()
 
     async def hit(self, key: str, group: str) -> None:
-        interval = self._intervals_us.get(group, 0)
+        interval, tolerance = self._limits.get(group, (0, 0))
         if interval <= 0:
             return
         now = self._clock.now_us()
         cell = (key, group)
         async with self._lock:
-            allowed_at = self._allowed_at.get(cell, 0)
-            if now < allowed_at:
-                raise RateLimited(max(1, math.ceil((allowed_at - now) / MICROS)))
-            self._allowed_at[cell] = now + interval
+            arrival = max(self._allowed_at.get(cell, 0), now)
+            if arrival - tolerance > now:
+                raise RateLimited(max(1, math.ceil((arrival - tolerance - now) / MICROS)))
+            self._allowed_at[cell] = arrival + interval
             if len(self._allowed_at) > 100_000:
                 self._forget_expired(now)
 

@@ -1,0 +1,66 @@
+"""Instathings objects, shaped as the seed shows them. Times: `ts` in epoch milliseconds, `ttl` in epoch
+seconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fieldstation.core.clock import MICROS
+from fieldstation.core.models import Device, Operation, Project, Reading
+from fieldstation.core.operations import OPERATION_TTL_S
+from fieldstation.core.retention import expires_s
+from fieldstation.core.virtual import NOT_APPLICABLE
+
+
+def device_object(
+    device: Device, project: Project, by_id: dict[int, Device], *, expand: bool = False
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {"projectId": project.short_id, "ts": device.created_us // 1000}
+    if device.is_gateway:
+        children = [d for d in by_id.values() if d.parent_id == device.id]
+        obj["subDevices"] = [device_object(c, project, by_id) if expand else c.short_id for c in children]
+    obj |= {"isVirtual": device.is_virtual, "demoActive": device.demo_active}
+    if device.parent_id is not None and device.parent_id in by_id:
+        obj["parentDevice"] = by_id[device.parent_id].short_id
+    obj |= {"id": device.short_id, "isGateway": device.is_gateway, "name": device.name}
+    if device.type_id is not None:
+        obj["type"] = device.type_id
+    if device.protocols:
+        obj["protocols"] = list(device.protocols)
+    if device.is_virtual:
+        obj["frequency"] = device.frequency_s
+    return obj
+
+
+def data_record(reading: Reading, meta: dict[str, Any], device: Device, project: Project) -> dict[str, Any]:
+    return {
+        "ts": reading.time_us // 1000,
+        "deviceId": device.short_id,
+        "data": reading.values,
+        "ttl": expires_s(project, reading.inserted_us),
+        "principal": meta.get("principal") or NOT_APPLICABLE,
+        "id": reading.uid,
+        "clientId": meta.get("client_id") or NOT_APPLICABLE,
+    }
+
+
+def data_event(payload: dict[str, Any], project: Project) -> dict[str, Any]:
+    return {
+        "id": payload["uid"],
+        "clientId": payload.get("client_id") or NOT_APPLICABLE,
+        "principal": payload.get("principal") or NOT_APPLICABLE,
+        "ts": payload["time_us"] // 1000,
+        "ttl": expires_s(project, payload["inserted_us"]),
+        "deviceId": payload["device"],
+        "data": payload["values"],
+    }
+
+
+def operation_object(operation: Operation, device: Device, project: Project) -> dict[str, Any]:
+    return {
+        "projectId": project.short_id,
+        "response": operation.response,
+        "ttl": operation.created_us // MICROS + OPERATION_TTL_S,
+        "deviceId": device.short_id,
+        "id": operation.short_id,
+    }

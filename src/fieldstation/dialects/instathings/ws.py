@@ -1,0 +1,98 @@
+"""The WebSocket event stream, `/instathings/ws?project=<projectId>&access_token=<token>`: every event of
+the project as `{"action", "payload"}`. Log lines are gathered and sent every 5 seconds, per device and
+container, as the seed describes.
+
+No `from __future__ import annotations` here: FastAPI reads these annotations at run time."""
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from fieldstation.core.errors import NotFound, Unauthorized
+from fieldstation.core.hub import Hub
+from fieldstation.core.models import CredentialKind, Event, Project
+from fieldstation.dialects.instathings import render
+
+LOG_BATCH_S = 5.0
+POLICY_VIOLATION = 1008
+
+
+def add_route(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
+    @app.websocket("/ws")
+    async def events(websocket: WebSocket) -> None:
+        hub = hub_ref()
+        project = await _authorised_project(hub, websocket)
+        if project is None:
+            await websocket.close(code=POLICY_VIOLATION)
+            return
+        await websocket.accept()
+        with hub.events.subscribe(project.id) as stream:
+            sender = asyncio.create_task(_forward(websocket, stream, project))
+            try:
+                while True:  # the client says nothing we need; reading notices when it leaves
+                    await websocket.receive_text()
+            except WebSocketDisconnect:
+                pass
+            finally:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sender
+
+
+async def _authorised_project(hub: Hub, websocket: WebSocket) -> Project | None:
+    token = websocket.query_params.get("access_token", "")
+    wanted = websocket.query_params.get("project", "")
+    try:
+        credential = await hub.auth.by_id(
+            hub.tokens.subject(token, CredentialKind.INSTATHINGS), CredentialKind.INSTATHINGS
+        )
+        project = await hub.projects.by_id(credential.project_id)
+    except (Unauthorized, NotFound):
+        return None
+    return project if wanted in (project.short_id, project.name) else None
+
+
+async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
+    logs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+
+    async def flush_logs() -> None:
+        while True:
+            await asyncio.sleep(LOG_BATCH_S)
+            batch = dict(logs)
+            logs.clear()
+            for (device, container), lines in batch.items():
+                payload = {"logs": lines, "deviceId": device, "containerName": container}
+                await websocket.send_text(orjson.dumps({"action": "log", "payload": payload}).decode())
+
+    flusher = asyncio.create_task(flush_logs())
+    try:
+        event: Event
+        async for event in stream:
+            if event.action == "log":
+                key = (event.payload["deviceId"], event.payload["containerName"])
+                logs[key].extend(event.payload["logs"])
+                continue
+            message = {"action": event.action, "payload": _payload(event, project)}
+            await websocket.send_text(orjson.dumps(message).decode())
+    finally:
+        flusher.cancel()
+
+
+def _payload(event: Event, project: Project) -> dict[str, Any]:
+    if event.action == "data":
+        return render.data_event(event.payload, project)
+    if event.action == "status":
+        return {
+            "projectId": project.short_id,
+            "response": event.payload["response"],
+            "ttl": event.payload.get("ttl"),
+            "deviceId": event.payload["device"],
+            "id": event.payload["operation"],
+        }
+    return event.payload
