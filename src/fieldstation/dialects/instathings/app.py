@@ -139,7 +139,8 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         await hub.store.delete_device(device.id)
         return JsonResponse({})
 
-    @app.post("/devices/{device_id}/credentials/certificate")
+    # The seed documents POST and shows its curl example as a GET: both work.
+    @app.api_route("/devices/{device_id}/credentials/certificate", methods=["POST", "GET"])
     async def certificate(device_id: str, request: Request, ctx: Caller) -> Response:
         hub, project = ctx
         device = await device_of(hub, project, device_id)

@@ -1,0 +1,334 @@
+"""The Instathings cloud API: token, devices, data, virtual devices, certificates, catalogue, control,
+logs and errors, pinned to the seed's shapes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from fieldstation.codecs import awt_frame
+from fieldstation.core.clock import MICROS
+from fieldstation.core.models import LogLine
+from fieldstation.core.retention import purge
+from tests.conftest import START_S, Harness, token_headers
+from tests.dialects.instathings.conftest import Client
+
+
+def test_token_shape_and_failures(it: Client) -> None:
+    path = "/instathings/authentication/v1/oauth/token"
+    response = it.harness.client.post(path, json={"clientId": it.client_id, "clientSecret": it.client_secret})
+    assert list(response.json()) == ["access_token"]
+    assert response.json()["access_token"].count(".") == 2
+    for body in (
+        {"clientId": it.client_id, "clientSecret": "wrong"},
+        {"clientId": "other", "clientSecret": it.client_secret},
+    ):
+        assert it.harness.client.post(path, json=body).status_code == 401
+    assert it.harness.client.post(path, json={"clientId": it.client_id}).status_code == 400
+    assert it.harness.client.post(path, content=b"{").status_code == 400
+
+
+def test_bearer_token_needed_and_expires(it: Client) -> None:
+    assert it.call("GET", "/device/v1/devices").status_code == 200
+    bare = it.harness.client.get("/instathings/device/v1/devices")
+    assert bare.status_code == 401
+    assert "Bearer" in bare.json()["message"]
+    awt_token = it.harness.awt(it.created)["Authorization"]
+    assert (
+        it.harness.client.get(
+            "/instathings/device/v1/devices", headers={"Authorization": awt_token}
+        ).status_code
+        == 401
+    )
+    it.harness.clock.advance(3600)
+    expired = it.call("GET", "/device/v1/devices")
+    assert expired.status_code == 401
+    assert expired.json() == {"message": "Your JWT token is wrong or expired."}
+
+
+def test_devices_gateways_and_sub_devices(it: Client) -> None:
+    gateway = it.device(name="device2", isGateway=True)
+    child = it.device(name="doc", isVirtual=True, parentDevice=gateway["id"])
+    plain = it.device(name="device1", isVirtual=True)
+    assert len(gateway["id"]) == 8
+    listed = it.call("GET", "/device/v1/devices").json()
+    by_id = {d["id"]: d for d in listed}
+    assert by_id[gateway["id"]]["subDevices"] == [child["id"]]
+    assert by_id[child["id"]]["parentDevice"] == gateway["id"]
+    assert set(by_id[plain["id"]]) >= {
+        "projectId",
+        "ts",
+        "isVirtual",
+        "demoActive",
+        "id",
+        "isGateway",
+        "name",
+    }
+    assert by_id[plain["id"]]["projectId"] == it.project_id
+    assert abs(by_id[plain["id"]]["ts"] - START_S * 1000) < 1000
+    one = it.call("GET", f"/device/v1/devices/{gateway['id']}").json()
+    assert one["subDevices"] == [by_id[child["id"]]]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"name": "x" * 21}, "at most 20"),
+        ({"name": ""}, "at most 20"),
+        ({"frequency": 29}, "at least 30"),
+        ({"frequency": "60"}, "at least 30"),
+        ({"demoActive": "yes"}, "true or false"),
+        ({"color": "red"}, "Cannot change color"),
+    ],
+)
+def test_patch_refuses_what_it_cannot_take(it: Client, body: dict[str, object], message: str) -> None:
+    device = it.device(isVirtual=True)
+    response = it.call("PATCH", f"/device/v1/devices/{device['id']}", json=body)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+
+
+def test_patch_and_delete(it: Client) -> None:
+    device = it.device(isVirtual=True)
+    assert (
+        it.call(
+            "PATCH", f"/device/v1/devices/{device['id']}", json={"name": "New name", "frequency": 45}
+        ).json()
+        == {}
+    )
+    changed = it.call("GET", f"/device/v1/devices/{device['id']}").json()
+    assert (changed["name"], changed["frequency"]) == ("New name", 45)
+    assert it.call("DELETE", f"/device/v1/devices/{device['id']}").json() == {}
+    assert it.call("GET", f"/device/v1/devices/{device['id']}").status_code == 404
+
+
+def test_sub_device_delete(it: Client) -> None:
+    gateway = it.device(isGateway=True)
+    child = it.device(parentDevice=gateway["id"])
+    other = it.device()
+    assert (
+        it.call("DELETE", f"/devices/{gateway['id']}/subDevice/subDevices/{other['id']}").status_code == 404
+    )
+    assert it.call("DELETE", f"/devices/{gateway['id']}/subDevice/subDevices/{child['id']}").json() == {}
+    assert it.call("GET", f"/device/v1/devices/{gateway['id']}").json()["subDevices"] == []
+
+
+def test_another_projects_devices_are_invisible(harness: Harness, it: Client) -> None:
+    other = Client(harness, harness.project("other"))
+    theirs = other.device(isVirtual=True)
+    assert all(d["id"] != theirs["id"] for d in it.call("GET", "/device/v1/devices").json())
+    for method, path in (("GET", ""), ("PATCH", ""), ("DELETE", ""), ("GET", "/data")):
+        assert it.call(method, f"/device/v1/devices/{theirs['id']}{path}", json={}).status_code == 404
+
+
+def test_virtual_device_data_once_per_period(it: Client) -> None:
+    device = it.device(isVirtual=True, demoActive=True, frequency=30)
+    hub, clock = it.harness.hub, it.harness.clock
+    assert it.harness.run(hub.virtual.tick) == 1
+    assert it.harness.run(hub.virtual.tick) == 0, "a second tick in the same period produces nothing"
+    clock.advance(30)
+    assert it.harness.run(hub.virtual.tick) == 1
+    page = it.call("GET", f"/device/v1/devices/{device['id']}/data").json()
+    assert page["totalItems"] == 2
+    record = page["data"][0]
+    assert list(record) == ["ts", "deviceId", "data", "ttl", "principal", "id", "clientId"]
+    assert record["data"]["isVirtualData"] is True
+    assert 0 <= record["data"]["value"] <= 100
+    assert (record["clientId"], record["deviceId"]) == ("N/A", device["id"])
+    assert page["data"][0]["ts"] > page["data"][1]["ts"], "newest first"
+    it.call("PATCH", f"/device/v1/devices/{device['id']}", json={"demoActive": False})
+    clock.advance(60)
+    assert it.harness.run(hub.virtual.tick) == 0
+
+
+def test_data_paging_and_window(it: Client) -> None:
+    device = it.device(isVirtual=True, demoActive=True, frequency=30)
+    for _ in range(12):
+        it.harness.run(it.harness.hub.virtual.tick)
+        it.harness.clock.advance(30)
+    base = f"/device/v1/devices/{device['id']}/data"
+    first = it.call("GET", base).json()
+    assert (len(first["data"]), first["totalItems"]) == (10, 12)
+    second = it.call("GET", base, params={"page": 2, "perPage": 10}).json()
+    assert len(second["data"]) == 2
+    assert not {r["id"] for r in first["data"]} & {r["id"] for r in second["data"]}
+    start = START_S * 1000 + 30_000
+    window = it.call("GET", base, params={"start": start, "end": start + 60_000, "perPage": 100}).json()
+    assert window["totalItems"] == 3
+    for params in ({"perPage": 0}, {"perPage": 101}, {"page": 0}, {"start": "yesterday"}):
+        assert it.call("GET", base, params=params).status_code == 400, params
+
+
+def test_an_awt_trackers_readings_are_its_data(it: Client) -> None:
+    harness = it.harness
+    tag = harness.device(it.created.project, 1337, "04C46100008F2C4F")
+    frame = awt_frame.encode(tag_id=1337, fix_time=START_S - 60, latitude=-24.0, longitude=31.5, voltage=3.8)
+    body = {
+        "end_device_ids": {"dev_eui": "04C46100008F2C4F"},
+        "uplink_message": {"frm_payload": base64.b64encode(frame).decode()},
+    }
+    assert (
+        harness.client.post("/awt/v2/ttn-webhook", json=body, headers=token_headers(it.created)).status_code
+        == 201
+    )
+    page = it.call("GET", f"/device/v1/devices/{tag.short_id}/data").json()
+    assert page["totalItems"] == 1
+    assert page["data"][0]["data"]["tag_id"] == 1337
+    assert page["data"][0]["ts"] == (START_S - 60) * 1000
+
+
+def test_retention_sets_ttl_and_the_purge_applies_it(it: Client) -> None:
+    harness = it.harness
+    harness.run(lambda: harness.hub.projects.configure(it.created.project, retention_days=1))
+    device = it.device(isVirtual=True, demoActive=True, frequency=30)
+    harness.run(harness.hub.virtual.tick)
+    [record] = it.call("GET", f"/device/v1/devices/{device['id']}/data").json()["data"]
+    assert record["ttl"] == START_S + 86_400
+    assert harness.run(lambda: purge(harness.hub.store, harness.clock)) == 0
+    harness.clock.advance(86_401)
+    assert harness.run(lambda: purge(harness.hub.store, harness.clock)) == 1
+    it.token = it.new_token()
+    assert it.call("GET", f"/device/v1/devices/{device['id']}/data").json()["totalItems"] == 0
+
+
+def test_sandbox_certificate_json(it: Client) -> None:
+    gateway = it.device(name="wrt5ery", isGateway=True, type="4023bd5d-9f88-4761-97c2-0e682aef5437")
+    response = it.call("POST", f"/devices/{gateway['id']}/credentials/certificate")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) >= {"certificateId", "credentials", "demoActive", "env", "id", "isGateway", "name", "projectId",
+                         "protocols", "subDevices", "ts", "type"}  # fmt: skip
+    assert body["env"] == "sandbox"
+    certificate = x509.load_pem_x509_certificate(body["credentials"]["certificatePem"].encode())
+    assert body["certificateId"] == certificate.fingerprint(hashes.SHA256()).hex()
+    assert len(body["certificateId"]) == 64
+    assert body["credentials"]["privateKey"].startswith("-----BEGIN RSA PRIVATE KEY-----")
+    assert body["credentials"]["publicKey"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert certificate.subject.rfc4514_string().startswith(f"CN={gateway['id']}")
+    not_gateway = it.device()
+    assert it.call("POST", f"/devices/{not_gateway['id']}/credentials/certificate").status_code == 400
+
+
+def test_live_certificate_zip_holds_what_a_gateway_needs(it: Client) -> None:
+    it.harness.run(lambda: it.harness.hub.projects.configure(it.created.project, instathings_env="live"))
+    gateway = it.device(isGateway=True)
+    response = it.call("POST", f"/devices/{gateway['id']}/credentials/certificate")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert sorted(archive.namelist()) == [".env", "ca.pem", "certificate.pem", "install.sh", "private.key"]
+    env = dict(line.split("=", 1) for line in archive.read(".env").decode().splitlines())
+    assert env["PROJECT_ID"] == it.project_id
+    assert env["PARENT_DEVICE_ID"] == gateway["id"]
+    ca = x509.load_pem_x509_certificate(archive.read("ca.pem"))
+    leaf = x509.load_pem_x509_certificate(archive.read("certificate.pem"))
+    assert leaf.issuer == ca.subject
+    leaf.verify_directly_issued_by(ca)
+    assert env["CERTIFICATE_ID"] == leaf.fingerprint(hashes.SHA256()).hex()
+    assert archive.getinfo("install.sh").external_attr >> 16 & 0o111
+    assert b"fieldstation" in archive.read("install.sh")
+
+
+def test_catalogue(it: Client) -> None:
+    assert it.call("GET", "/device/v1/protocols/vRy6GTde").json() == {
+        "id": "vRy6GTde",
+        "name": "Zigbee",
+        "slug": "zigbee",
+    }
+    assert it.call("GET", "/device/v1/protocols/nope").status_code == 404
+    types = it.call("GET", "/device/v1/types").json()
+    hue = next(t for t in types if t["model"] == "9290012573A")
+    assert sorted(hue) == sorted(["addOn", "description", "fakeSampleLabel", "id", "manufacturer", "model",
+                                  "pairingMethods", "physicalParameter", "protocols", "rooms", "space", "type"])  # fmt: skip
+    assert it.call("GET", f"/device/v1/types/{hue['id']}").json() == hue
+    assert it.call("GET", "/device/v1/types/nope").status_code == 404
+
+
+def test_control_and_status_polling(it: Client) -> None:
+    virtual = it.device(isVirtual=True)
+    plug = it.device(name="plug", type="01c2fd9f-fb3a-45cf-8be3-97e00b7510c6")
+    assert it.call("POST", f"/device/v1/control/{plug['id']}/set", json={"state": "TOGGLE"}).json() == {}
+    response = it.call("POST", f"/device/v1/control/{virtual['id']}/status")
+    assert response.status_code == 202
+    location = response.headers["Location"]
+    assert location.startswith("/instathings/device/v1/control/") and location.endswith("/fetch")
+    fetched = it.call("GET", location.removeprefix("/instathings"))
+    assert fetched.status_code == 200
+    body = fetched.json()
+    assert list(body) == ["projectId", "response", "ttl", "deviceId", "id"]
+    assert body["deviceId"] == virtual["id"]
+    assert body["response"]["isVirtualData"] is True
+    pending = it.call("POST", f"/device/v1/control/{plug['id']}/status", params={"turn": "on"},
+                      headers={"instathings-path": "/relay/0", "instathings-method": "GET"})  # fmt: skip
+    poll = pending.headers["Location"].removeprefix("/instathings")
+    waiting = it.call("GET", poll)
+    assert waiting.status_code == 202
+    assert waiting.json()["status"] == "pending"
+    it.harness.clock.advance(61)
+    it.token = it.new_token()
+    late = it.call("GET", poll)
+    assert late.status_code == 504
+    assert late.json()["status"] == "timeout"
+    assert it.call("GET", "/device/v1/control/nothing/fetch").status_code == 404
+
+
+def test_logs(it: Client) -> None:
+    gateway = it.device(isGateway=True)
+    device = it.harness.run(
+        lambda: it.harness.hub.store.device_by_short_id(it.created.project.id, gateway["id"])
+    )
+    assert device is not None
+    lines = [
+        LogLine(device.id, "gate", "LOG", f"line {n}\n", (START_S + n) * MICROS, (START_S + 9) * MICROS)
+        for n in range(3)
+    ]
+    it.harness.run(lambda: it.harness.hub.store.add_log_lines(it.created.project.id, lines))
+    logs = it.call("GET", f"/device/v1/devices/{gateway['id']}/gate/logs").json()
+    assert logs[0] == {
+        "timestamp": START_S * 1000,
+        "type": "LOG",
+        "message": "line 0\n",
+        "ingestionTime": (START_S + 9) * 1000,
+    }
+    window = it.call("GET", f"/device/v1/devices/{gateway['id']}/gate/logs",
+                     params={"start": (START_S + 1) * 1000, "end": (START_S + 2) * 1000}).json()  # fmt: skip
+    assert [line["message"] for line in window] == ["line 1\n", "line 2\n"]
+    half = it.call("GET", f"/device/v1/devices/{gateway['id']}/gate/logs", params={"start": 1})
+    assert half.status_code == 400
+    assert "together" in half.json()["message"]
+
+
+def test_errors(it: Client) -> None:
+    assert it.call("GET", "/device/v1/nothing").status_code == 404
+    assert "message" in it.call("GET", "/device/v1/nothing").json()
+    wrong = it.call("PUT", "/device/v1/devices")
+    assert wrong.status_code == 405
+    assert "message" in wrong.json()
+    html = it.call("GET", "/device/v1/devices", headers={"Accept": "text/html"})
+    assert html.status_code == 406
+    assert html.json() == {"message": "You requested a format that isn't json."}
+    for accept in (
+        "application/json",
+        "*/*",
+        "application/json, text/plain",
+        "text/html, application/*;q=0.8",
+    ):
+        assert it.call("GET", "/device/v1/devices", headers={"Accept": accept}).status_code == 200, accept
+    assert it.call("POST", "/device/v1/devices", content=b"[1]").status_code == 400
+    assert (
+        it.call("POST", "/device/v1/devices", json={"name": "x", "parentDevice": "nope"}).status_code == 400
+    )
+
+
+def test_per_client_rate_limit(limited: Harness) -> None:
+    client = Client(limited, limited.project())
+    statuses = [client.call("GET", "/device/v1/types").status_code for _ in range(101)]
+    assert statuses[:99] == [200] * 99
+    assert statuses[-1] == 429
+    limited.clock.advance(1)
+    assert client.call("GET", "/device/v1/types").status_code == 200
