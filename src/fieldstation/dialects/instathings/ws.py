@@ -31,8 +31,8 @@ def add_route(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
         if project is None:
             await websocket.close(code=POLICY_VIOLATION)
             return
-        await websocket.accept()
-        with hub.events.subscribe(project.id) as stream:
+        with hub.events.subscribe(project.id) as stream:  # before accepting: no event falls in between
+            await websocket.accept()
             sender = asyncio.create_task(_forward(websocket, stream, project))
             try:
                 while True:  # the client says nothing we need; reading notices when it leaves

@@ -1,0 +1,112 @@
+"""The WebSocket event stream: refused without a valid token for the project; data from every source and
+status answers arrive live."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from fieldstation.codecs import awt_frame
+from fieldstation.core.models import Event
+from tests.conftest import START_S, Harness, token_headers
+from tests.dialects.instathings.conftest import Client
+
+
+def url(client: Client, project: str | None = None, token: str | None = None) -> str:
+    return f"/instathings/ws?project={project or client.project_id}&access_token={token or client.token}"
+
+
+@pytest.mark.parametrize("case", ["bad token", "other project", "no token"])
+def test_refused_without_a_valid_token_for_the_project(harness: Harness, it: Client, case: str) -> None:
+    other = Client(harness, harness.project("other"))
+    target = {
+        "bad token": url(it, token="e30.e30.e30"),
+        "other project": url(it, project=other.project_id),
+        "no token": f"/instathings/ws?project={it.project_id}",
+    }[case]
+    with pytest.raises(WebSocketDisconnect) as refused, harness.client.websocket_connect(target):
+        pass
+    assert refused.value.code == 1008
+
+
+def test_virtual_data_and_status_arrive(it: Client) -> None:
+    device = it.device(isVirtual=True, demoActive=True, frequency=30)
+    with it.harness.client.websocket_connect(url(it)) as ws:
+        it.harness.run(it.harness.hub.virtual.tick)
+        data = ws.receive_json()
+        assert data["action"] == "data"
+        assert list(data["payload"]) == ["id", "clientId", "principal", "ts", "ttl", "deviceId", "data"]
+        assert data["payload"]["deviceId"] == device["id"]
+        assert data["payload"]["data"]["isVirtualData"] is True
+        it.call("POST", f"/device/v1/control/{device['id']}/status")
+        status = ws.receive_json()
+        assert status["action"] == "status"
+        assert list(status["payload"]) == ["projectId", "response", "ttl", "deviceId", "id"]
+        assert status["payload"]["projectId"] == it.project_id
+        assert status["payload"]["deviceId"] == device["id"]
+
+
+def test_a_ttn_uplink_reaches_the_socket(it: Client) -> None:
+    harness = it.harness
+    tag = harness.device(it.created.project, 1337, "04C46100008F2C4F")
+    frame = awt_frame.encode(tag_id=1337, fix_time=START_S - 5, latitude=-24.0, longitude=31.5, voltage=3.8)
+    body = {
+        "end_device_ids": {"dev_eui": "04C46100008F2C4F"},
+        "uplink_message": {"frm_payload": base64.b64encode(frame).decode()},
+    }
+    with harness.client.websocket_connect(url(it)) as ws:
+        response = harness.client.post("/awt/v2/ttn-webhook", json=body, headers=token_headers(it.created))
+        assert response.status_code == 201
+        event = ws.receive_json()
+        assert event["action"] == "data"
+        assert event["payload"]["id"] == response.json()["recordId"]
+        assert event["payload"]["deviceId"] == tag.short_id
+        assert event["payload"]["ts"] == (START_S - 5) * 1000
+        # A duplicate is not news.
+        harness.client.post("/awt/v2/ttn-webhook", json=body, headers=token_headers(it.created))
+        harness.run(lambda: _publish_marker(harness, it))
+        assert ws.receive_json()["action"] == "marker"
+
+
+async def _publish_marker(harness: Harness, it: Client) -> None:
+    harness.hub.events.publish(Event(it.created.project.id, "marker", {}))
+
+
+def test_other_projects_events_do_not_arrive(harness: Harness, it: Client) -> None:
+    other = Client(harness, harness.project("other"))
+    other.device(isVirtual=True, demoActive=True)
+    with harness.client.websocket_connect(url(it)) as ws:
+        harness.run(harness.hub.virtual.tick)
+        harness.run(lambda: _publish_marker(harness, it))
+        assert ws.receive_json()["action"] == "marker"
+
+
+def test_logs_are_sent_in_batches(it: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fieldstation.dialects.instathings import ws as stream
+
+    monkeypatch.setattr(stream, "LOG_BATCH_S", 0.05)
+    gateway = it.device(isGateway=True)
+    lines = [
+        {"message": f"2020-05-07T15:01:20.56{n}Z gate:log Connecting...", "type": "LOG", "timestamp": n}
+        for n in range(3)
+    ]
+
+    async def publish() -> None:
+        for line in lines:
+            it.harness.hub.events.publish(
+                Event(
+                    it.created.project.id,
+                    "log",
+                    {"logs": [line], "deviceId": gateway["id"], "containerName": "gate"},
+                )
+            )
+
+    with it.harness.client.websocket_connect(url(it)) as ws:
+        it.harness.run(publish)
+        batch = ws.receive_json()
+    assert batch == {
+        "action": "log",
+        "payload": {"logs": lines, "deviceId": gateway["id"], "containerName": "gate"},
+    }
