@@ -226,10 +226,20 @@ def project_configure(
     astrocast_callback_header: Annotated[
         str | None, typer.Option(help="Header that carries that secret; default X-Callback-Secret.")
     ] = None,
+    instathings_env: Annotated[
+        str | None,
+        typer.Option(help="sandbox (certificates as JSON) or live (certificates as a zip for the gateway)."),
+    ] = None,
+    retention_days: Annotated[
+        int | None, typer.Option(min=1, help="Keep readings this many days; older ones are purged hourly.")
+    ] = None,
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
     """Change a project's settings."""
+    if instathings_env not in (None, "sandbox", "live"):
+        errors.print("[red]error:[/red] --instathings-env is sandbox or live")
+        raise typer.Exit(2)
 
     async def configure(hub: Hub) -> Project:
         project = await hub.projects.get(name)
@@ -242,6 +252,10 @@ def project_configure(
                 if astrocast_callback_secret
                 else None
             )
+        if instathings_env is not None:
+            changes["instathings_env"] = instathings_env
+        if retention_days is not None:
+            changes["retention_days"] = retention_days
         if astrocast_callback_header is not None:
             changes["astrocast_callback_header"] = astrocast_callback_header or None
         return await hub.projects.configure(project, auto_register=auto_register, **changes)

@@ -136,6 +136,16 @@ def test_maintenance_and_configure(tmp_path: Path) -> None:
     assert configured["settings"] == {"astrocast_callback_secret_sha256": "(set)"}
     assert configured["auto_register"] is True
     assert fieldstation(tmp_path, "maintenance", "sideways", check=False).returncode == 2
+    live = as_json(
+        tmp_path, "project", "configure", "kruger", "--instathings-env", "live", "--retention-days", "30"
+    )
+    assert (live["settings"]["instathings_env"], live["settings"]["retention_days"]) == ("live", 30)
+    assert (
+        fieldstation(
+            tmp_path, "project", "configure", "kruger", "--instathings-env", "prod", check=False
+        ).returncode
+        == 2
+    )
 
 
 def test_astrocast_device_by_guid(tmp_path: Path) -> None:
