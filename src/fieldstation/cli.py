@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ from fieldstation.assembly import DIALECTS, close_hub, open_hub
 from fieldstation.config import Settings
 from fieldstation.core.clock import MICROS
 from fieldstation.core.errors import DomainError
+from fieldstation.core.hashing import key_digest
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, Device, IssuedCredential, NewDevice, Project
 from fieldstation.core.projects import CreatedProject
@@ -247,11 +247,8 @@ def project_configure(
         if actility_as_key is not None:
             changes["actility_as_key"] = actility_as_key or None
         if astrocast_callback_secret is not None:
-            changes["astrocast_callback_secret_sha256"] = (
-                hashlib.sha256(astrocast_callback_secret.encode()).hexdigest()
-                if astrocast_callback_secret
-                else None
-            )
+            secret = astrocast_callback_secret
+            changes["astrocast_callback_secret_sha256"] = key_digest(secret) if secret else None
         if instathings_env is not None:
             changes["instathings_env"] = instathings_env
         if retention_days is not None:

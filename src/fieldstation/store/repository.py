@@ -240,13 +240,6 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     async def reading_by_uid(self, uid: str) -> Reading | None:
         return await self._one(select(t.readings).where(t.readings.c.uid == uid), _reading)
 
-    async def uplink_payload(self, uplink_id: int) -> bytes | None:
-        async with self.engine.connect() as conn:
-            payload: bytes | None = await conn.scalar(
-                select(t.uplinks.c.payload).where(t.uplinks.c.id == uplink_id)
-            )
-            return payload
-
     async def last_reading_id(self, project_id: int) -> int:
         async with self.engine.connect() as conn:
             value = await conn.scalar(

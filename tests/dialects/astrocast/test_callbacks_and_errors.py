@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
 from fieldstation.codecs import astrocast_geo
+from fieldstation.core.hashing import key_digest
 from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
 from tests.conftest import Harness
@@ -20,7 +20,7 @@ DEVICE = "0f9b8a1c-2d3e-4f50-8172-93a4b5c6d7e8"
 
 def _configure(harness: Harness, project: CreatedProject, **settings: Any) -> None:
     harness.run(lambda: harness.hub.projects.configure(
-        project.project, astrocast_callback_secret_sha256=hashlib.sha256(SECRET.encode()).hexdigest(), **settings))  # fmt: skip
+        project.project, astrocast_callback_secret_sha256=key_digest(SECRET), **settings))  # fmt: skip
 
 
 def _uplink_body(**changes: Any) -> dict[str, Any]:

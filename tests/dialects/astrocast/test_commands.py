@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fieldstation.core.hashing import key_digest
 from fieldstation.core.projects import CreatedProject
 from tests.conftest import Harness
 from tests.dialects.astrocast.conftest import astronode, b64, key
@@ -26,8 +27,10 @@ def _create(harness: Harness, project: CreatedProject, **body: object) -> dict[s
 
 
 def _acknowledge(harness: Harness, project: CreatedProject, guid: object) -> None:
-    harness.run(lambda: harness.hub.projects.configure(
-        project.project, astrocast_callback_secret_sha256=__import__("hashlib").sha256(SECRET.encode()).hexdigest()))  # fmt: skip
+    digest = key_digest(SECRET)
+    harness.run(
+        lambda: harness.hub.projects.configure(project.project, astrocast_callback_secret_sha256=digest)
+    )
     body = {
         "commandGuid": guid,
         "receivedDate": "2026-09-21T15:00:00Z",

@@ -12,7 +12,6 @@ No `from __future__ import annotations` here: FastAPI reads these annotations at
 
 import base64
 import binascii
-import hashlib
 import hmac
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from fieldstation.core.errors import NotFound
+from fieldstation.core.hashing import key_digest
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import NewDevice, NewUplink, Project
 from fieldstation.dialects.astrocast.errors import AstrocastError, json_object
@@ -34,10 +34,6 @@ DEFAULT_HEADER = "X-Callback-Secret"
 MAX_USER_DATA = 160
 
 
-def secret_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def add_routes(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
     async def project_for(request: Request, name: str) -> Project:
         hub = hub_ref()
@@ -48,7 +44,7 @@ def add_routes(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
         expected = project.settings.get(SECRET_SETTING)
         header = project.settings.get(HEADER_SETTING, DEFAULT_HEADER)
         given = request.headers.get(header)
-        if not expected or given is None or not hmac.compare_digest(secret_digest(given), expected):
+        if not expected or given is None or not hmac.compare_digest(key_digest(given), expected):
             raise AstrocastError(401, f"Callback refused: header {header} is missing or wrong.")
         return project
 
