@@ -350,3 +350,21 @@ def test_uplinks_reach_latest_data(harness: Harness) -> None:
     harness.client.post("/awt/v2/lora", json={"payload": frame(1337).hex(), "eui": "04C46100008F2C4F"},
                         headers=uplink_headers(created))  # fmt: skip
     assert len(harness.client.get("/awt/v2/data/latest", headers=headers).json()) == 1
+
+
+def test_a_fault_while_storing_is_500_in_awt_format(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = harness.project()
+    harness.device(created.project, 1337, "04C46100008F2C4F")
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(harness.hub.ingestor, "submit", broken)
+    body = {"payload": frame(1337).hex(), "eui": "04C46100008F2C4F"}
+    response = harness.client.post("/awt/v2/lora", json=body, headers=uplink_headers(created))
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "Something went wrong on our end. Try again later or contact support."
+    }

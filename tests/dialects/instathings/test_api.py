@@ -332,3 +332,23 @@ def test_per_client_rate_limit(limited: Harness) -> None:
     assert statuses[-1] == 429
     limited.clock.advance(1)
     assert client.call("GET", "/device/v1/types").status_code == 200
+
+
+def test_store_down_is_503_and_a_crash_500(it: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    async def down(*_: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("disk gone"))
+
+    async def crash(*_: object) -> None:
+        raise RuntimeError("bug")
+
+    it.call("GET", "/device/v1/devices")  # credential and project are cached now
+    monkeypatch.setattr(it.harness.hub.store, "devices", down)
+    response = it.call("GET", "/device/v1/devices")
+    assert response.status_code == 503
+    assert response.json() == {"message": "Service is down: the data store cannot be reached."}
+    monkeypatch.setattr(it.harness.hub.store, "devices", crash)
+    response = it.call("GET", "/device/v1/devices")
+    assert response.status_code == 500
+    assert response.json() == {"message": "We had a problem with our server. Try again later."}
