@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
@@ -18,7 +20,9 @@ from fieldstation.config import Settings
 from fieldstation.core.clock import Clock
 from fieldstation.core.hub import Hub
 from fieldstation.core.retention import purge
+from fieldstation.http.guard import Door, RequestGuard
 from fieldstation.http.responses import JsonResponse
+from fieldstation.http.routes import allowed_methods
 
 log = logging.getLogger("fieldstation")
 
@@ -26,6 +30,9 @@ DEMO_TICK_S = 300
 COMMAND_SWEEP_S = 60
 VIRTUAL_TICK_S = 1
 PURGE_S = 3600
+HUB_MAX_BODY_BYTES = 64 * 1024
+CHANGES_CHECK_S = 1
+"""Requests see a change at once; sessions with no requests of their own (WebSockets) within this."""
 
 
 class HubHolder:
@@ -65,6 +72,13 @@ async def _keep_demo_going(hub: Hub) -> None:
             log.exception("demo data could not be extended; retrying in %s s", DEMO_TICK_S)
 
 
+def _check_changes(hub: Hub) -> Callable[[], Awaitable[None]]:
+    async def check() -> None:
+        hub.freshness.check()
+
+    return check
+
+
 def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     holder = HubHolder()
 
@@ -78,6 +92,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
                 _every(COMMAND_SWEEP_S, "sweeping expired commands", hub.commands.expire_due)
             ),
             asyncio.create_task(_every(VIRTUAL_TICK_S, "producing virtual data", hub.virtual.tick)),
+            asyncio.create_task(_every(CHANGES_CHECK_S, "checking for changes", _check_changes(hub))),
             asyncio.create_task(
                 _every(PURGE_S, "purging past retention", lambda: purge(hub.store, hub.clock))
             ),
@@ -122,4 +137,35 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         front = getattr(dialect, "front", None)
         if front is not None:
             asgi = front(asgi, holder, dialect.MOUNT)
-    return asgi
+    doors = [Door(dialect.MOUNT, dialect.MAX_BODY_BYTES, dialect.door_error) for dialect in DIALECTS]
+    guard = RequestGuard(asgi, doors, Door("", HUB_MAX_BODY_BYTES, hub_error))
+    _install_errors(app, guard)
+    return guard
+
+
+def hub_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """The hub's own paths (`/`, `/healthz`) answer errors as `{"error": "..."}`."""
+    return JsonResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _install_errors(app: FastAPI, guard: RequestGuard) -> None:
+    """Errors of the root application: a path under an API's prefix that none of its routes takes still gets
+    that API's error shape; everything else the hub's own. Never a framework's `{"detail": ...}`."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        door = guard.door(request.url.path)
+        if exc.status_code == 405:
+            allow = ", ".join(allowed_methods(app.routes, request.scope))
+            return door.error(405, "Method not allowed on this resource.", {"Allow": allow})
+        if exc.status_code == 404:
+            return door.error(404, "Resource not found. Check the path against the API documentation.", None)
+        return door.error(exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return guard.door(request.url.path).error(400, "The request is not valid.", None)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, _: Exception) -> Response:
+        return guard.door(request.url.path).error(500, "Internal error. Please retry later.", None)

@@ -5,17 +5,22 @@ from __future__ import annotations
 from types import ModuleType
 
 from fieldstation.config import Settings
+from fieldstation.core.auth import AUTH_POLICY
 from fieldstation.core.clock import Clock, SystemClock
 from fieldstation.core.hub import Hub, build_hub
 from fieldstation.core.ratelimit import Limit
 from fieldstation.dialects import astrocast, awt, instathings
 from fieldstation.store import Store, connect, migrate
+from fieldstation.store.change_signal import FileChangeSignal
 
 DIALECTS: tuple[ModuleType, ...] = (awt, astrocast, instathings)
+CHANGES_FILE = "changes"
+"""In the data dir: where the processes of one installation announce changes to settings, credentials
+and devices (core/freshness.py)."""
 
 
 def rate_policy(settings: Settings) -> dict[str, Limit]:
-    policy: dict[str, Limit] = {}
+    policy: dict[str, Limit] = dict(AUTH_POLICY)
     for dialect in DIALECTS:
         policy.update(dialect.RATE_POLICY)
     unknown = sorted(set(settings.rate_limits) - set(policy))
@@ -29,8 +34,7 @@ def rate_policy(settings: Settings) -> dict[str, Limit]:
 
 async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
     """Connect, bring the schema up to date and wire the services."""
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = connect(settings.database())
     await migrate(engine)
     return await build_hub(
@@ -38,6 +42,7 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         clock or SystemClock(),
         render_awt=awt.render_reading,
         rate_policy=rate_policy(settings),
+        changes=FileChangeSignal(settings.data_dir / CHANGES_FILE),
     )
 
 

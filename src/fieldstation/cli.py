@@ -146,14 +146,24 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on. Env: FIELDSTATION_PORT.")] = None,
     data_dir: DataDir = None,
     demo: Annotated[
-        bool, typer.Option("--demo/--no-demo", help="Create the demo project on a new data dir.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo",
+            help="Create the demo project on a new data dir (default). Env: FIELDSTATION_DEMO.",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub. On a new data dir it first creates the project `demo`, filled with a week of tracking
     data, and prints the base URLs and the credentials to use."""
     import uvicorn
 
     from fieldstation.app import create_app
+    from fieldstation.http.connection import (
+        KEEP_ALIVE_S,
+        MAX_HEADER_BYTES,
+        WS_MAX_MESSAGE_BYTES,
+        DeadlineHttpProtocol,
+    )
 
     settings = _settings(data_dir, host=host, port=port, demo=demo)
     credentials_file = settings.data_dir / DEMO_CREDENTIALS_FILE
@@ -180,7 +190,10 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=DeadlineHttpProtocol,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
         access_log=os.environ.get("FIELDSTATION_ACCESS_LOG", "1") != "0",
     )
 
@@ -403,7 +416,7 @@ def credential_list(
     """List a project's credentials (never their secrets)."""
 
     async def listed(hub: Hub) -> list[Credential]:
-        return await hub.store.credentials((await hub.projects.get(project)).id)
+        return await hub.projects.credentials(await hub.projects.get(project))
 
     found = _run(_settings(data_dir), listed)
     if as_json:
@@ -426,7 +439,7 @@ def credential_revoke(
     """Revoke a credential: calls with it are refused within seconds (every worker caches keys for 5 s)."""
 
     async def revoke(hub: Hub) -> bool:
-        return await hub.store.revoke_credential(credential_id, hub.clock.now_us())
+        return await hub.projects.revoke_credential(credential_id)
 
     if not _run(_settings(data_dir), revoke):
         errors.print(f"[red]error:[/red] no active credential with id {credential_id}; see `credential list`")

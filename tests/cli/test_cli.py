@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from fieldstation.core.devices import HUB_TAG_BASE
+
 
 def fieldstation(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -154,7 +156,7 @@ def test_astrocast_device_by_guid(tmp_path: Path) -> None:
     added = as_json(tmp_path, "device", "add", "--project", "river", "--guid", guid, "--type", "Astronode",
                     "--codec", "astrocast-geo")  # fmt: skip
     assert added["guid"] == guid.lower()
-    assert added["tag_id"] is None
+    assert added["tag_id"] == HUB_TAG_BASE  # a device without a tag id of its own gets one of the hub's
     assert (added["codec"], added["device_type"]) == ("astrocast-geo", "Astronode")
     bad = fieldstation(tmp_path, "device", "add", "--project", "river", "--guid", "nope", check=False)
     assert "is not a GUID" in bad.stderr

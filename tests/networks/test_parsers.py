@@ -181,10 +181,22 @@ def test_seed_simplified_bodies(network: Any, body: dict[str, Any]) -> None:
         (ttn, b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"received_at": "noon"}}', "RFC 3339"),
         (chirpstack, b'{"devEUI": "not-an-eui", "data": "AQ=="}', "base64 of 8 bytes"),
         (chirpstack, b'{"deviceInfo": {}, "data": "AQ=="}', "devEui is missing"),
-        (chirpstack, b'{"devEUI": "0202020202020202", "fCnt": -1}', "non-negative"),
+        (chirpstack, b'{"devEUI": "0202020202020202", "fCnt": -1}', "between 0 and 4294967295"),
         (actility, b'{"DevEUI_uplink": {"DevEUI": "20635F0108000496", "payload_hex": "xyz"}}', "hexadecimal"),
         (actility, b'{"DevEUI_uplink": {"DevEUI": "20635F0108000496", "FPort": "one"}}', "FPort"),
         (actility, b'{"something": 1}', "no DevEUI_uplink"),
+        # Values no store column or renderer can hold: refused where they enter.
+        (ttn, '{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"frm_payload": "AQÉ="}}'.encode(), "non-ASCII"),
+        (ttn, b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"received_at": "9999-12-31T23:59:59-01:00"}}', "9999-12-31T23:59:59Z"),
+        (ttn, b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"received_at": "1969-12-31T23:59:59Z"}}', "1970-01-01"),
+        (ttn, b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"received_at": "2026-02-30T00:00:00Z"}}', "not a valid time"),
+        (ttn, '{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"received_at": "٢٠٢٦-01-01T00:00:00Z"}}'.encode(), "RFC 3339"),
+        (ttn, b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"f_cnt": 4294967296}}', "between 0 and 4294967295"),
+        (ttn, b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"f_cnt": 18446744073709551616}}', "must be an integer"),
+        (ttn, b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"f_port": 256}}', "between 0 and 255"),
+        (chirpstack, '{"devEUI": "AgICAgICAgÉ=", "data": "AQ=="}'.encode(), "base64 of 8 bytes"),
+        (actility, '{"DevEUI_uplink": {"DevEUI": "20635F0108000496", "FCntUp": "²"}}'.encode(), "ASCII digits"),
+        (actility, b'{"DevEUI_uplink": {"DevEUI": "20635F0108000496", "FCntUp": "--5"}}', "ASCII digits"),
     ],
 )  # fmt: skip
 def test_bad_bodies_say_what_is_wrong(network: Any, body: bytes, message: str) -> None:

@@ -1,5 +1,6 @@
 """A small time-to-live cache for what every request needs and rarely changes (credentials, projects,
-devices), on the hub's clock.
+devices), on the hub's clock. A cache made with a `Freshness` is also emptied whenever a change is
+announced anywhere (core/freshness.py): the TTL is a backstop, not the way changes arrive.
 
 Concurrent misses of one key share one load ("single flight"): under a burst, a key that just expired is
 read from the store once, not once per request waiting on it. Absent values are not remembered."""
@@ -11,20 +12,28 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.freshness import Freshness
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
 class TtlCache(Generic[K, V]):
-    def __init__(self, clock: Clock, ttl_s: float, max_entries: int = 100_000) -> None:
+    def __init__(
+        self, clock: Clock, ttl_s: float, max_entries: int = 100_000, freshness: Freshness | None = None
+    ) -> None:
         self._clock = clock
+        self._freshness = freshness
+        if freshness is not None:
+            freshness.register(self)
         self._ttl_us = int(ttl_s * MICROS)
         self._max_entries = max_entries
         self._entries: dict[K, tuple[V, int]] = {}
         self._loading: dict[K, asyncio.Future[V | None]] = {}
 
     async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        if self._freshness is not None:
+            self._freshness.check()
         entry = self._entries.get(key)
         if entry is not None and entry[1] > self._clock.now_us():
             return entry[0]
@@ -42,6 +51,9 @@ class TtlCache(Generic[K, V]):
 
     def forget(self, key: K) -> None:
         self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     async def _load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
         value = await load()

@@ -6,11 +6,13 @@ import dataclasses
 import logging
 import re
 import uuid
+from typing import Any
 
 from fieldstation import codecs
 from fieldstation.core.cache import TtlCache
 from fieldstation.core.clock import Clock
 from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound
+from fieldstation.core.freshness import Freshness
 from fieldstation.core.ids import guid, short_id
 from fieldstation.core.models import Device, NewDevice, Project
 from fieldstation.core.ports import StorePort
@@ -20,7 +22,10 @@ log = logging.getLogger("fieldstation.devices")
 EUI = re.compile(r"^[0-9A-F]{16}$")
 DEFAULT_CODEC = "awt-frame"
 DEVICE_CACHE_TTL_S = 5
-MAX_TAG_ID = 2**63 - 1
+HUB_TAG_BASE = 9_000_000_000
+"""A device without a tag id of its own (an Astronode, an Instathings device, a LoRa device whose frame's tag
+id another device holds) gets the next free one from here up: every reading then has a `tagId` in the AWT
+view. A tracker's frame carries a 16-bit tag id, so the two ranges never meet (docs/awt.md)."""
 
 
 def normalize_eui(value: str) -> str:
@@ -39,25 +44,53 @@ def normalize_guid(value: str) -> str:
 
 
 class Devices:
-    def __init__(self, store: StorePort, clock: Clock) -> None:
+    def __init__(self, store: StorePort, clock: Clock, freshness: Freshness) -> None:
         self._store = store
         self._clock = clock
-        self._by_eui: TtlCache[tuple[int, str], Device] = TtlCache(clock, DEVICE_CACHE_TTL_S)
+        self._freshness = freshness
+        self._by_eui: TtlCache[tuple[int, str], Device] = TtlCache(
+            clock, DEVICE_CACHE_TTL_S, freshness=freshness
+        )
 
     async def add(self, project: Project, device: NewDevice) -> Device:
-        if device.tag_id is not None and not 0 <= device.tag_id <= MAX_TAG_ID:
-            raise InvalidInput(f"tag id {device.tag_id} is out of range (0 to {MAX_TAG_ID})")
+        if device.tag_id is not None and not 0 <= device.tag_id < HUB_TAG_BASE:
+            raise InvalidInput(
+                f"tag id {device.tag_id} is out of range (0 to {HUB_TAG_BASE - 1}; the hub gives tag ids "
+                f"from {HUB_TAG_BASE} up to devices that have none)"
+            )
         if device.codec not in codecs.names():
             raise InvalidInput(f"unknown codec {device.codec!r}; known: {', '.join(codecs.names())}")
         if device.eui is not None:
             device = dataclasses.replace(device, eui=normalize_eui(device.eui))
-        return await self._store.add_device(
+        added = await self._store.add_device(
             project_id=project.id,
             device=device,
             guid=guid() if device.guid is None else normalize_guid(device.guid),
             short_id=short_id(),
             created_us=self._clock.now_us(),
+            tag_from=HUB_TAG_BASE,
         )
+        self._freshness.announce()
+        return added
+
+    async def update(self, device: Device, **changes: Any) -> Device:
+        """Change a device's fields (names as in `Device`); every worker sees the change at once."""
+        await self._store.update_device(device.id, **changes)
+        self._freshness.announce()
+        return dataclasses.replace(device, **{k: v for k, v in changes.items() if hasattr(device, k)})
+
+    async def delete(self, device: Device) -> None:
+        await self._store.delete_device(device.id)
+        self._freshness.announce()
+
+    async def by_short_id(self, project: Project, short_id: str) -> Device | None:
+        return await self._store.device_by_short_id(project.id, short_id)
+
+    async def by_guid(self, project: Project, guid: str) -> Device | None:
+        return await self._store.device_by_guid(project.id, guid)
+
+    async def by_tag(self, project_id: int, tag_id: int) -> Device | None:
+        return await self._store.device_by_tag(project_id, tag_id)
 
     async def list(self, project: Project) -> list[Device]:
         return await self._store.devices(project.id)

@@ -27,3 +27,8 @@ class RateLimited(DomainError):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"rate limit reached, retry after {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+class StoreUnavailable(DomainError):
+    """The store cannot be reached (database down, locked past its timeout, disk gone). Each dialect renders
+    it in its own words, with a retry hint; nothing of the driver's exception reaches a dialect."""

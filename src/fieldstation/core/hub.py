@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fieldstation.core.auth import Authenticator
+from fieldstation.core.auth import AUTH_POLICY, Authenticator
 from fieldstation.core.certificates import CertificateAuthority
 from fieldstation.core.clock import Clock
 from fieldstation.core.commands import Commands
 from fieldstation.core.demo import Demo
 from fieldstation.core.devices import Devices
 from fieldstation.core.events import EventBus
+from fieldstation.core.freshness import ChangeSignal, Freshness, InProcessSignal
 from fieldstation.core.ids import api_secret
 from fieldstation.core.ingest import AwtRenderer, Ingestor
 from fieldstation.core.operations import Operations
@@ -40,6 +41,7 @@ class Hub:
     operations: Operations
     certificates: CertificateAuthority
     virtual: VirtualDevices
+    freshness: Freshness
 
 
 async def build_hub(
@@ -48,20 +50,24 @@ async def build_hub(
     *,
     render_awt: AwtRenderer,
     rate_policy: Mapping[str, Limit],
+    changes: ChangeSignal | None = None,
 ) -> Hub:
     """Wire the services. The token signing secret is made at the first start and kept in the store, so
-    that every worker of one installation accepts the others' tokens."""
+        that every worker of one installation accepts the others' tokens. `changes` is the signal the processes of
+    one installation announce their changes on (one process alone: none needed)."""
     secret = await store.setting_or_create(TOKEN_SECRET_SETTING, api_secret(48))
-    devices = Devices(store, clock)
+    freshness = Freshness(changes or InProcessSignal())
+    devices = Devices(store, clock, freshness)
     events = EventBus()
     ingestor = Ingestor(store, clock, render_awt, events)
+    limiter = MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock)
     return Hub(
         store=store,
         clock=clock,
-        auth=Authenticator(store, clock),
+        auth=Authenticator(store, clock, limiter, freshness),
         tokens=TokenIssuer(secret, clock),
-        limiter=MemoryRateLimiter(rate_policy, clock),
-        projects=Projects(store, clock),
+        limiter=limiter,
+        projects=Projects(store, clock, freshness),
         devices=devices,
         commands=Commands(store, clock),
         ingestor=ingestor,
@@ -70,4 +76,5 @@ async def build_hub(
         operations=Operations(store, clock, events),
         certificates=CertificateAuthority(store, clock),
         virtual=VirtualDevices(store, clock, ingestor),
+        freshness=freshness,
     )

@@ -17,10 +17,11 @@ from collections.abc import Callable, Sequence
 
 from fieldstation import codecs
 from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.errors import StoreUnavailable
 from fieldstation.core.events import EventBus
 from fieldstation.core.ids import ordered_guid
 from fieldstation.core.models import Decoded, Device, Event, NewUplink
-from fieldstation.core.ports import ReadingToStore, StoredReading, StorePort
+from fieldstation.core.ports import UID_KEY, ReadingToStore, StoredReading, StorePort
 
 log = logging.getLogger("fieldstation.ingest")
 
@@ -35,7 +36,7 @@ a new one (a device that rejoined and restarted its counter)."""
 
 def dedup_key(uplink: NewUplink) -> str:
     if uplink.uid is not None:
-        return f"uid:{uplink.uid}"
+        return f"{UID_KEY}{uplink.uid}"
     digest = hashlib.sha256(uplink.payload).hexdigest()[:32]
     counter = "-" if uplink.f_cnt is None else str(uplink.f_cnt)
     return f"{uplink.eui or '-'}:{counter}:{digest}"
@@ -137,19 +138,41 @@ class Ingestor:
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
             try:
-                stored = await self._store.store_readings(
-                    [item for item, _ in batch], self._clock.now_us(), DEDUP_WINDOW_US
-                )
-            except Exception as exc:
-                log.exception("a batch of %d uplinks could not be stored; none was acknowledged", len(batch))
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-            else:
-                self._announce([item for item, _ in batch], stored)
-                for (_, done), result in zip(batch, stored, strict=True):
-                    if not done.done():
-                        done.set_result(result)
+                await self._write(batch)
             finally:
                 for _ in batch:
                     queue.task_done()
+
+    async def _write(self, batch: list[tuple[ReadingToStore, asyncio.Future[StoredReading]]]) -> None:
+        """Write a batch; if it fails, write its halves, and so on, until the item that fails is alone: one
+        bad item (or one project's) costs the others a retry, never their answer. A store that cannot be
+        reached fails the whole batch at once: splitting would only repeat the wait."""
+        items = [item for item, _ in batch]
+        try:
+            stored = await self._store.store_readings(items, self._clock.now_us(), DEDUP_WINDOW_US)
+        except StoreUnavailable as exc:
+            log.error("the store cannot be reached; %d uplinks were not acknowledged: %s", len(batch), exc)
+            _fail(batch, exc)
+        except Exception as exc:
+            if len(batch) == 1:
+                log.exception(
+                    "an uplink of project %s (device %s) could not be stored; it was not acknowledged",
+                    items[0].device.project_id,
+                    items[0].device.id,
+                )
+                _fail(batch, exc)
+                return
+            middle = len(batch) // 2
+            await self._write(batch[:middle])
+            await self._write(batch[middle:])
+        else:
+            self._announce(items, stored)
+            for (_, done), result in zip(batch, stored, strict=True):
+                if not done.done():
+                    done.set_result(result)
+
+
+def _fail(batch: Sequence[tuple[ReadingToStore, asyncio.Future[StoredReading]]], exc: Exception) -> None:
+    for _, done in batch:
+        if not done.done():
+            done.set_exception(exc)

@@ -24,6 +24,10 @@ from fieldstation.core.models import (
     StoredUplink,
 )
 
+UID_KEY = "uid:"
+"""Prefix of a dedup key made of the network's own id for an uplink (an Astrocast messageGuid). Such a key
+never ages out of the dedup window: the id names one message for ever."""
+
 
 @dataclass(frozen=True, slots=True)
 class ReadingToStore:
@@ -37,7 +41,7 @@ class ReadingToStore:
     inserted_us: int | None = None
     """Set only to back-date history (the demo); otherwise the commit's own time."""
     dedup_key: str | None = None
-    """Equal keys within the dedup window are one uplink, stored once."""
+    """Equal keys of one project within the dedup window are one uplink, stored once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +118,10 @@ class StorePort(Protocol):
     async def revoke_credential(self, credential_id: int, revoked_us: int) -> bool: ...
 
     async def add_device(
-        self, *, project_id: int, device: NewDevice, guid: str, short_id: str, created_us: int
-    ) -> Device: ...
+        self, *, project_id: int, device: NewDevice, guid: str, short_id: str, created_us: int, tag_from: int
+    ) -> Device:
+        """Add a device; one without a tag id gets the project's next free one from `tag_from` up."""
+        ...
 
     async def devices(self, project_id: int) -> list[Device]: ...
 
@@ -145,7 +151,7 @@ class StorePort(Protocol):
         self, project_id: int, *, auto_register: bool, settings: dict[str, Any]
     ) -> None: ...
 
-    async def reading_by_uid(self, uid: str) -> Reading | None: ...
+    async def reading_by_uid(self, project_id: int, uid: str) -> Reading | None: ...
 
     async def last_reading_id(self, project_id: int) -> int: ...
 

@@ -10,9 +10,10 @@ from typing import Any
 from fieldstation.core.cache import TtlCache
 from fieldstation.core.clock import Clock
 from fieldstation.core.errors import InvalidInput, NotFound
+from fieldstation.core.freshness import Freshness
 from fieldstation.core.hashing import hash_password, key_digest
 from fieldstation.core.ids import api_secret, password, short_id
-from fieldstation.core.models import CredentialKind, IssuedCredential, Project
+from fieldstation.core.models import Credential, CredentialKind, IssuedCredential, Project
 from fieldstation.core.ports import StorePort
 
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -30,10 +31,11 @@ PROJECT_CREDENTIALS = (CredentialKind.AWT, CredentialKind.ASTROCAST, CredentialK
 
 
 class Projects:
-    def __init__(self, store: StorePort, clock: Clock) -> None:
+    def __init__(self, store: StorePort, clock: Clock, freshness: Freshness) -> None:
         self._store = store
         self._clock = clock
-        self._by_id: TtlCache[int, Project] = TtlCache(clock, PROJECT_CACHE_TTL_S)
+        self._freshness = freshness
+        self._by_id: TtlCache[int, Project] = TtlCache(clock, PROJECT_CACHE_TTL_S, freshness=freshness)
 
     async def create(
         self, name: str, *, auto_register: bool = False, is_demo: bool = False
@@ -75,7 +77,7 @@ class Projects:
         settings = {key: value for key, value in {**project.settings, **changes}.items() if value is not None}
         register = project.auto_register if auto_register is None else auto_register
         await self._store.update_project(project.id, auto_register=register, settings=settings)
-        self._by_id.forget(project.id)
+        self._freshness.announce()
         return dataclasses.replace(project, settings=settings, auto_register=register)
 
     async def issue_credential(self, project: Project, kind: CredentialKind) -> IssuedCredential:
@@ -95,4 +97,16 @@ class Projects:
             password_hash=hash_password(secret) if secret is not None else None,
             created_us=self._clock.now_us(),
         )
+        self._freshness.announce()
         return IssuedCredential(credential, api_key, secret)
+
+    async def credentials(self, project: Project) -> list[Credential]:
+        return await self._store.credentials(project.id)
+
+    async def revoke_credential(self, credential_id: int) -> bool:
+        """Revoke at once: every worker refuses the credential from its next request on, and the live
+        sessions it opened are closed. False when there was no active credential of that id."""
+        revoked = await self._store.revoke_credential(credential_id, self._clock.now_us())
+        if revoked:
+            self._freshness.announce()
+        return revoked

@@ -11,6 +11,7 @@ import hmac
 from typing import Any
 
 from fieldstation.networks.types import (
+    MAX_F_PORT,
     BadBody,
     OtherEvent,
     Uplink,
@@ -61,7 +62,7 @@ def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:
         eui=eui,
         payload=b"" if raw_hex is None else payload_hex(raw_hex, f"{where}.payload_hex"),
         f_cnt=integer(uplink, "FCntUp", where, lenient=True),
-        f_port=integer(uplink, "FPort", where, lenient=True),
+        f_port=integer(uplink, "FPort", where, lenient=True, maximum=MAX_F_PORT),
         received_us=iso_time_us(uplink.get("Time"), f"{where}.Time"),
         meta=_meta(uplink),
     )

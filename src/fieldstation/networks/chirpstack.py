@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fieldstation.networks.types import (
+    MAX_F_PORT,
     BadBody,
     OtherEvent,
     Uplink,
@@ -48,7 +49,7 @@ def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:
         eui=eui,
         payload=b"" if data is None else payload_base64(data, "body.data"),
         f_cnt=integer(obj, "fCnt") or 0,
-        f_port=integer(obj, "fPort"),
+        f_port=integer(obj, "fPort", maximum=MAX_F_PORT),
         received_us=iso_time_us(received, "body.time"),
         meta=_meta(obj, rx_info, v4),
     )

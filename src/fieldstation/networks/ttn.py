@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fieldstation.networks.types import (
+    MAX_F_PORT,
     BadBody,
     OtherEvent,
     Uplink,
@@ -56,7 +57,7 @@ def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:
         eui=eui,
         payload=payload,
         f_cnt=integer(message, "f_cnt", where) or 0,
-        f_port=integer(message, "f_port", where) or 0,
+        f_port=integer(message, "f_port", where, maximum=MAX_F_PORT) or 0,
         received_us=iso_time_us(received, f"{where}.received_at"),
         meta=_meta(ids, message),
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,13 +9,18 @@ from typing import Any
 
 import orjson
 
+from fieldstation.core import values
+from fieldstation.core.values import UINT32_MAX, BadValue
+
 MAX_BODY_BYTES = 64 * 1024
 """A webhook body larger than this is refused: real uplink bodies are a few kilobytes."""
 MAX_PAYLOAD_BYTES = 242
 """The largest LoRaWAN application payload (FRMPayload at DR7 in EU868)."""
+MAX_F_PORT = 255
+"""FPort is one byte."""
 
 _HEX_EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
-_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$")
+_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$", re.ASCII)
 
 
 class BadBody(ValueError):
@@ -78,18 +81,20 @@ def text(obj: dict[str, Any], name: str, where: str = "body", *, required: bool 
     return value
 
 
-def integer(obj: dict[str, Any], name: str, where: str = "body", *, lenient: bool = False) -> int | None:
-    """An optional non-negative integer; with `lenient`, also a string of digits (older ThingPark)."""
+def integer(
+    obj: dict[str, Any], name: str, where: str = "body", *, lenient: bool = False, maximum: int = UINT32_MAX
+) -> int | None:
+    """An optional integer from 0 to `maximum` (LoRaWAN frame counters are 32-bit); with `lenient`, also a
+    string of ASCII digits (older ThingPark)."""
     value = obj.get(name)
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise BadBody(f"{where}.{name} must be an integer, got a boolean")
-    if isinstance(value, int) and value >= 0:
-        return value
-    if lenient and isinstance(value, str) and value.isdigit():
-        return int(value)
-    raise BadBody(f"{where}.{name} must be a non-negative integer, got {value!r}")
+    try:
+        if lenient and isinstance(value, str):
+            return values.integer(value, f"{where}.{name}", maximum=maximum)
+        return values.within(value, f"{where}.{name}", maximum=maximum)
+    except BadValue as exc:
+        raise BadBody(str(exc)) from None
 
 
 def hex_eui(value: str, where: str) -> str:
@@ -104,8 +109,8 @@ def eui_hex_or_base64(value: str, where: str) -> str:
         return value.upper()
     if len(value) == 12 and value.endswith("="):
         try:
-            raw = base64.b64decode(value, validate=True)
-        except binascii.Error:
+            raw = values.base64_bytes(value, where)
+        except BadValue:
             raw = b""
         if len(raw) == 8:
             return raw.hex().upper()
@@ -114,18 +119,16 @@ def eui_hex_or_base64(value: str, where: str) -> str:
 
 def payload_base64(value: str, where: str) -> bytes:
     try:
-        raw = base64.b64decode(value, validate=True)
-    except binascii.Error:
-        raise BadBody(f"{where} is not valid base64") from None
-    return _bounded(raw, where)
+        return _bounded(values.base64_bytes(value, where), where)
+    except BadValue as exc:
+        raise BadBody(str(exc)) from None
 
 
 def payload_hex(value: str, where: str) -> bytes:
     try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise BadBody(f"{where} is not valid hexadecimal") from None
-    return _bounded(raw, where)
+        return _bounded(values.hex_bytes(value, where), where)
+    except BadValue as exc:
+        raise BadBody(str(exc)) from None
 
 
 def _bounded(raw: bytes, where: str) -> bytes:
@@ -145,9 +148,14 @@ def iso_time_us(value: object, where: str) -> int | None:
     if match is None:
         raise BadBody(f"{where} is not an RFC 3339 time: {value!r}")
     whole, fraction, zone = match.groups()
-    stamp = datetime.fromisoformat(whole + ("+00:00" if zone in (None, "Z") else _colon(zone)))
-    micros = int(((fraction or "") + "000000")[:6])
-    return int(stamp.timestamp()) * 1_000_000 + micros
+    try:
+        stamp = datetime.fromisoformat(whole + ("+00:00" if zone in (None, "Z") else _colon(zone)))
+        moment_us = int(stamp.timestamp()) * 1_000_000 + int(((fraction or "") + "000000")[:6])
+        return values.time_us(moment_us, where)
+    except BadValue as exc:
+        raise BadBody(str(exc)) from None
+    except ValueError:  # a date such as February 30th
+        raise BadBody(f"{where} is not a valid time: {value!r}") from None
 
 
 def _colon(zone: str) -> str:

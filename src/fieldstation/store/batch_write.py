@@ -6,16 +6,16 @@ Synchronous functions of a SQLAlchemy `Connection`: on SQLite they run in the st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, String, bindparam, insert, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from fieldstation.core.ports import ReadingToStore, StoredReading
+from fieldstation.core.ports import UID_KEY, ReadingToStore, StoredReading
 from fieldstation.store import schema as t
 
 
@@ -60,6 +60,14 @@ def write_readings(
     ]
 
 
+Key = tuple[int, str]
+"""(project id, dedup key): projects share batches, never keys."""
+
+
+def _key(item: ReadingToStore) -> Key | None:
+    return None if item.dedup_key is None else (item.device.project_id, item.dedup_key)
+
+
 def _insert_uplinks(
     conn: Connection, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
 ) -> tuple[list[int | None], dict[int, str]]:
@@ -67,16 +75,17 @@ def _insert_uplinks(
     by item index, the uid that each duplicate repeats."""
     u = t.uplinks
     ids: list[int | None] = [None] * len(items)
-    first_by_key: dict[str, int] = {}
+    first_by_key: dict[Key, int] = {}
     rows = []
     for index, item in enumerate(items):
         up = item.uplink
         if up is None:
             continue
-        if item.dedup_key is not None and item.dedup_key in first_by_key:
+        key = _key(item)
+        if key is not None and key in first_by_key:
             continue  # a repeat within this batch: the first one stands for it
-        if item.dedup_key is not None:
-            first_by_key[item.dedup_key] = index
+        if key is not None:
+            first_by_key[key] = index
         rows.append(
             {
                 "project_id": item.device.project_id,
@@ -107,81 +116,99 @@ def _insert_uplinks(
                 .values(dedup_key=u.c.dedup_key + ":" + sql_cast(u.c.id, String)),
                 [{"old_id": old_id} for old_id in retire.values()],
             )
-            stored |= _insert_new_keys(conn, [row for row in conflicts if row["dedup_key"] in retire])
+            stored |= _insert_new_keys(
+                conn, [row for row in conflicts if (row["project_id"], row["dedup_key"]) in retire]
+            )
     for index, uplink_id in stored.items():
         ids[index] = uplink_id
-    repeated = {
-        index: item.dedup_key
-        for index, item in enumerate(items)
-        if item.uplink is not None and item.dedup_key is not None and index not in stored
-    }
+    repeated: dict[int, Key] = {}
+    for index, item in enumerate(items):
+        key = _key(item)
+        if item.uplink is not None and key is not None and index not in stored:
+            repeated[index] = key
     return ids, _first_uids(conn, items, repeated, stored)
 
 
 def _insert_new_keys(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
-    """Insert rows whose dedup key is new; returns item index -> uplink id of those inserted."""
+    """Insert rows whose dedup key is new in their project; returns item index -> uplink id of those
+    inserted."""
     if conn.dialect.name == "sqlite":
         return _sqlite_insert_new_keys(conn, rows)
     u = t.uplinks
     values = [{k: v for k, v in row.items() if k != "_index"} for row in rows]
-    insert_stmt = (sqlite_insert if conn.dialect.name == "sqlite" else postgres_insert)(u)
-    stmt = insert_stmt.on_conflict_do_nothing(index_elements=["project_id", "dedup_key"]).returning(
-        u.c.id, u.c.dedup_key
+    stmt = (
+        postgres_insert(u)
+        .on_conflict_do_nothing(index_elements=["project_id", "dedup_key"])
+        .returning(u.c.id, u.c.project_id, u.c.dedup_key)
     )
     result = conn.execute(stmt, values)
-    by_key: dict[str | None, int] = {}
+    by_key: dict[Key, int] = {}
     unkeyed: list[int] = []
     for returned in result.all():
         if returned.dedup_key is None:
             unkeyed.append(returned.id)
         else:
-            by_key[returned.dedup_key] = returned.id
+            by_key[(returned.project_id, returned.dedup_key)] = returned.id
     unkeyed.sort()
     inserted: dict[int, int] = {}
     for row in rows:
+        key = (row["project_id"], row["dedup_key"])
         if row["dedup_key"] is None:
             inserted[row["_index"]] = unkeyed.pop(0)
-        elif row["dedup_key"] in by_key:
-            inserted[row["_index"]] = by_key.pop(row["dedup_key"])
+        elif key in by_key:
+            inserted[row["_index"]] = by_key.pop(key)
     return inserted
 
 
-def _stale_keys(conn: Connection, rows: list[dict[str, Any]], horizon_us: int) -> dict[str, int]:
-    """Of the conflicting keys, those stored before the window began (hub time): key -> its row id."""
+def _stale_keys(conn: Connection, rows: list[dict[str, Any]], horizon_us: int) -> dict[Key, int]:
+    """Of the conflicting keys, those stored before the window began (hub time): key -> its row id. A key
+    made of the network's own id (an Astrocast messageGuid) never goes stale: that id names one message
+    for ever."""
     u = t.uplinks
-    found = conn.execute(
-        select(u.c.id, u.c.dedup_key).where(
-            u.c.project_id == rows[0]["project_id"],
-            u.c.dedup_key.in_([row["dedup_key"] for row in rows]),
-            u.c.inserted_us < horizon_us,
+    stale: dict[Key, int] = {}
+    for project_id, keys in _by_project(
+        (row["project_id"], row["dedup_key"]) for row in rows if not row["dedup_key"].startswith(UID_KEY)
+    ).items():
+        found = conn.execute(
+            select(u.c.id, u.c.dedup_key).where(
+                u.c.project_id == project_id, u.c.dedup_key.in_(keys), u.c.inserted_us < horizon_us
+            )
         )
-    )
-    return {row.dedup_key: row.id for row in found}
+        stale.update({(project_id, row.dedup_key): row.id for row in found})
+    return stale
 
 
 def _first_uids(
     conn: Connection,
     items: Sequence[ReadingToStore],
-    repeated: dict[int, str],
+    repeated: dict[int, Key],
     stored: dict[int, int],
 ) -> dict[int, str]:
-    """For each repeated item, the uid of the reading its key first produced."""
+    """For each repeated item, the uid of the reading its key first produced (in the same project)."""
     if not repeated:
         return {}
-    uid_by_key = {
-        items[index].dedup_key: items[index].uid
-        for index in stored
-        if items[index].dedup_key in repeated.values()
-    }
-    missing = [key for key in set(repeated.values()) if key not in uid_by_key]
-    if missing:
+    wanted = set(repeated.values())
+    uid_by_key: dict[Key, str] = {}
+    for index in stored:
+        key = _key(items[index])
+        if key in wanted:
+            uid_by_key[key] = items[index].uid
+    missing = [key for key in wanted if key not in uid_by_key]
+    for project_id, keys in _by_project(missing).items():
         found = conn.execute(
             select(t.uplinks.c.dedup_key, t.readings.c.uid)
             .select_from(t.uplinks.join(t.readings, t.readings.c.uplink_id == t.uplinks.c.id))
-            .where(t.uplinks.c.project_id == items[0].device.project_id, t.uplinks.c.dedup_key.in_(missing))
+            .where(t.uplinks.c.project_id == project_id, t.uplinks.c.dedup_key.in_(keys))
         )
-        uid_by_key.update({row.dedup_key: row.uid for row in found})
+        uid_by_key.update({(project_id, row.dedup_key): row.uid for row in found})
     return {index: uid_by_key[key] for index, key in repeated.items()}
+
+
+def _by_project(keys: Iterable[Key]) -> dict[int, list[str]]:
+    grouped: dict[int, list[str]] = defaultdict(list)
+    for project_id, dedup_key in keys:
+        grouped[project_id].append(dedup_key)
+    return grouped
 
 
 # SQLite fast path. SQLAlchemy's parameter processing cost more per row than SQLite's insert itself

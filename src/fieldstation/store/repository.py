@@ -25,6 +25,7 @@ from fieldstation.store import schema as t
 from fieldstation.store.batch_write import write_readings
 from fieldstation.store.commands import CommandQueries
 from fieldstation.store.database import SqliteWriter
+from fieldstation.store.failures import translated
 from fieldstation.store.fleet import FleetQueries
 from fieldstation.store.messages import MessageQueries
 from fieldstation.store.operations import OperationQueries
@@ -37,6 +38,7 @@ STREAM_CHUNK_ROWS = 2_000
 T = TypeVar("T")
 
 
+@translated
 class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -152,27 +154,56 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     # devices ------------------------------------------------------------------------------------------
 
     async def add_device(
-        self, *, project_id: int, device: NewDevice, guid: str, short_id: str, created_us: int
+        self,
+        *,
+        project_id: int,
+        device: NewDevice,
+        guid: str,
+        short_id: str,
+        created_us: int,
+        tag_from: int,
     ) -> Device:
+        d = t.devices
         fields = {name: value for name, value in dataclasses.asdict(device).items() if name != "guid"}
-        fields["protocols"] = list(device.protocols)
-        row = dict(fields, protocols=orjson.dumps(fields["protocols"]).decode())
-        try:
-            async with self.engine.begin() as conn:
-                result = await conn.execute(
-                    insert(t.devices).values(
-                        project_id=project_id, guid=guid, short_id=short_id, created_us=created_us, **row
-                    )
-                )
-                device_id = result.inserted_primary_key[0]  # type: ignore[index]
-        except IntegrityError as exc:
-            raise AlreadyExists(
-                f"a device with tag id {device.tag_id}, EUI {device.eui} or GUID {guid} already exists"
-            ) from exc
-        fields["protocols"] = device.protocols
-        return Device(
-            id=device_id, project_id=project_id, guid=guid, short_id=short_id, created_us=created_us, **fields
+        row = dict(fields, protocols=orjson.dumps(list(device.protocols)).decode())
+        if device.tag_id is None:
+            # The next free tag id of the hub's range, in the insert itself.
+            row["tag_id"] = (
+                select(func.coalesce(func.max(d.c.tag_id) + 1, tag_from))
+                .where(d.c.project_id == project_id, d.c.tag_id >= tag_from)
+                .scalar_subquery()
+            )
+        stmt = (
+            insert(d)
+            .values(project_id=project_id, guid=guid, short_id=short_id, created_us=created_us, **row)
+            .returning(d.c.id, d.c.tag_id)
         )
+        # Two workers may pick the same free tag id at once; the loser tries the next one.
+        for attempt in range(3 if device.tag_id is None else 1):
+            try:
+                async with self.engine.begin() as conn:
+                    inserted = (await conn.execute(stmt)).one()
+                break
+            except IntegrityError as exc:
+                if attempt == 2 or device.tag_id is not None or await self._taken(project_id, device, guid):
+                    taken = f"tag id {device.tag_id}, EUI {device.eui} or GUID {guid}"
+                    raise AlreadyExists(f"a device with {taken} already exists") from exc
+        fields.update(tag_id=inserted.tag_id, protocols=device.protocols)
+        return Device(
+            id=inserted.id,
+            project_id=project_id,
+            guid=guid,
+            short_id=short_id,
+            created_us=created_us,
+            **fields,
+        )
+
+    async def _taken(self, project_id: int, device: NewDevice, guid: str) -> bool:
+        """Whether the device's EUI or GUID is already the project's (not merely a tag id raced for)."""
+        d = t.devices
+        identity = d.c.guid == guid if device.eui is None else (d.c.guid == guid) | (d.c.eui == device.eui)
+        async with self.engine.connect() as conn:
+            return bool(await conn.scalar(select(func.count()).where(d.c.project_id == project_id, identity)))
 
     async def devices(self, project_id: int) -> list[Device]:
         stmt = (
@@ -237,8 +268,9 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
                 .values(auto_register=auto_register, settings=orjson.dumps(settings).decode())
             )
 
-    async def reading_by_uid(self, uid: str) -> Reading | None:
-        return await self._one(select(t.readings).where(t.readings.c.uid == uid), _reading)
+    async def reading_by_uid(self, project_id: int, uid: str) -> Reading | None:
+        stmt = select(t.readings).where(t.readings.c.project_id == project_id, t.readings.c.uid == uid)
+        return await self._one(stmt, _reading)
 
     async def last_reading_id(self, project_id: int) -> int:
         async with self.engine.connect() as conn:

@@ -66,7 +66,7 @@ devices = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    Column("guid", String(36), nullable=False, unique=True),
+    Column("guid", String(36), nullable=False),
     Column("short_id", String(16), nullable=False, unique=True),
     Column("name", String(128), nullable=False),
     Column("tag_id", BigInteger),
@@ -89,6 +89,8 @@ devices = Table(
     Column("certificate_id", String(64)),
     UniqueConstraint("project_id", "tag_id", name="uq_devices_project_tag"),
     UniqueConstraint("project_id", "eui", name="uq_devices_project_eui"),
+    # Ids from outside (an Astrocast deviceGuid) are unique per project: two projects may hold one device.
+    Index("ux_devices_project_guid", "project_id", "guid", unique=True),
 )
 
 uplinks = Table(
@@ -118,7 +120,7 @@ readings = Table(
     "readings",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("uid", String(36), nullable=False, unique=True),
+    Column("uid", String(36), nullable=False),
     Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
     Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
     Column("uplink_id", Id, ForeignKey("uplinks.id", ondelete="SET NULL")),
@@ -136,6 +138,8 @@ readings = Table(
     Index("ix_readings_device_inserted", "device_id", "inserted_us", "id"),
     Index("ix_readings_project_time", "project_id", "time_us", "id"),
     Index("ix_readings_device_time", "device_id", "time_us", "id"),
+    # A uid may come from outside (an Astrocast messageGuid): unique per project, as the dedup key is.
+    Index("ux_readings_project_uid", "project_id", "uid", unique=True),
 )
 
 network_events = Table(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from fieldstation.codecs import astrocast_geo
 from fieldstation.core.hashing import key_digest
 from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
+from fieldstation.store import connect
 from tests.conftest import Harness
 from tests.dialects.astrocast.conftest import astronode, b64, key
 
@@ -181,12 +181,10 @@ def test_maintenance_is_503_with_a_15_minute_retry(harness: Harness, project: Cr
 def test_unreachable_store_is_503(
     harness: Harness, project: CreatedProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def down(*_: Any) -> None:
-        raise OperationalError("SELECT", {}, Exception("unable to open database file"))
-
     key_headers = key(project)
     harness.client.get("/astrocast/v1/devices", headers=key_headers)  # the key is cached now
-    monkeypatch.setattr(harness.hub.store, "device_activity", down)
+    # A database that cannot be opened: the driver's error must come out as the store's StoreUnavailable.
+    monkeypatch.setattr(harness.hub.store, "engine", connect("sqlite+aiosqlite:////proc/no/such.db"))
     response = harness.client.get("/astrocast/v1/devices", headers=key_headers)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "900"

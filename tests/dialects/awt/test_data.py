@@ -252,7 +252,7 @@ def test_stored_times_are_integers_of_epoch_microseconds(harness: Harness) -> No
     stored = harness.fix(device, START_S - 5)
     [reading] = harness.client.get("/awt/v2/data", headers=harness.awt(created)).json()
     assert reading["recordId"] == stored.uid
-    row = harness.run(lambda: harness.hub.store.reading_by_uid(reading["recordId"]))
+    row = harness.run(lambda: harness.hub.store.reading_by_uid(created.project.id, reading["recordId"]))
     assert row is not None
     assert row.time_us == (START_S - 5) * MICROS
     assert row.inserted_us == START_S * MICROS

@@ -79,9 +79,11 @@ def test_devices_gateways_and_sub_devices(it: Client) -> None:
     ("body", "message"),
     [
         ({"name": "x" * 21}, "at most 20"),
-        ({"name": ""}, "at most 20"),
-        ({"frequency": 29}, "at least 30"),
-        ({"frequency": "60"}, "at least 30"),
+        ({"name": ""}, "must not be empty"),
+        ({"name": "tab\there"}, "control characters"),
+        ({"frequency": 29}, "between 30 and 2592000"),
+        ({"frequency": 2**62}, "between 30 and 2592000"),
+        ({"frequency": "60"}, "integer of seconds"),
         ({"demoActive": "yes"}, "true or false"),
         ({"color": "red"}, "Cannot change color"),
     ],
@@ -335,16 +337,14 @@ def test_per_client_rate_limit(limited: Harness) -> None:
 
 
 def test_store_down_is_503_and_a_crash_500(it: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sqlalchemy.exc import OperationalError
-
-    async def down(*_: object) -> None:
-        raise OperationalError("SELECT", {}, Exception("disk gone"))
+    from fieldstation.store import connect
 
     async def crash(*_: object) -> None:
         raise RuntimeError("bug")
 
     it.call("GET", "/device/v1/devices")  # credential and project are cached now
-    monkeypatch.setattr(it.harness.hub.store, "devices", down)
+    # A database that cannot be opened: the driver's error must come out as the store's StoreUnavailable.
+    monkeypatch.setattr(it.harness.hub.store, "engine", connect("sqlite+aiosqlite:////proc/no/such.db"))
     response = it.call("GET", "/device/v1/devices")
     assert response.status_code == 503
     assert response.json() == {"message": "Service is down: the data store cannot be reached."}

@@ -2,9 +2,12 @@
 the intake for a real Astrocast account's push callbacks."""
 
 from fieldstation.dialects.astrocast.app import create_app
+from fieldstation.dialects.astrocast.errors import door_error
 
 MOUNT = "/astrocast/v1"
+MAX_BODY_BYTES = 16 * 1024
+"""Command and callback bodies are a few hundred bytes."""
 RATE_POLICY: dict[str, float] = {}
 """Astrocast publishes no fair-usage table."""
 
-__all__ = ["MOUNT", "RATE_POLICY", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "MOUNT", "RATE_POLICY", "create_app", "door_error"]

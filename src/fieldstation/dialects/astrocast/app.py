@@ -3,8 +3,6 @@ text/csv`), streamed.
 
 No `from __future__ import annotations` here: FastAPI reads these annotations at run time."""
 
-import base64
-import binascii
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any
 
@@ -12,13 +10,15 @@ import orjson
 from fastapi import Depends, FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
+from fieldstation.core import values
 from fieldstation.core.commands import CommandFilter
 from fieldstation.core.errors import InvalidInput, NotFound, Unauthorized
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import CommandStatus, CredentialKind, Device, Project
 from fieldstation.core.ports import UplinkFilter
+from fieldstation.core.values import BadValue
 from fieldstation.dialects.astrocast import callbacks, render
-from fieldstation.dialects.astrocast.errors import AstrocastError, install, json_object
+from fieldstation.dialects.astrocast.errors import AstrocastError, checked, install, json_object
 from fieldstation.dialects.astrocast.wire import BadDate, csv_rows, csv_stream, parse_date
 from fieldstation.http.responses import JsonResponse, json_array_stream
 
@@ -26,6 +26,8 @@ CSV = "text/csv"
 COMMAND_SIZES = (8, 40)
 """Astrocast downlink user data is 8 or 40 bytes."""
 MAX_REFERENCE = 256
+MAX_COUNT = 10**12
+"""limit and offset: far beyond any page, well within the store's integers."""
 MAINTENANCE = "maintenance"
 
 
@@ -124,10 +126,12 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             raise AstrocastError(400, "deviceGuid is required: the GUID of the device to command.")
         data = _command_data(body.get("data"))
         reference = body.get("commandReference")
-        if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE):
+        if reference is not None and not isinstance(reference, str):
             raise AstrocastError(
                 400, f"commandReference must be a string of at most {MAX_REFERENCE} characters."
             )
+        if reference is not None:
+            checked(values.text, reference, "commandReference", max_length=MAX_REFERENCE, allow_empty=True)
         expiration = body.get("expirationDate")
         if expiration is not None and not isinstance(expiration, str):
             raise AstrocastError(400, "expirationDate must be a date string such as 2026-12-01T00:00:00Z.")
@@ -223,30 +227,23 @@ def _date(query: Any, name: str) -> int | None:
 
 def _count(query: Any, name: str) -> int | None:
     value = query.get(name)
-    if value in (None, ""):
-        return None
-    if not value.isdigit() or len(value) > 12:
-        raise AstrocastError(400, f"{name} must be a non-negative integer, got {value!r}.")
-    return int(value)
+    return None if value in (None, "") else checked(values.integer, value, name, maximum=MAX_COUNT)
 
 
 def _status(value: str | None) -> CommandStatus | None:
     if value in (None, ""):
         return None
+    known = ", ".join(f"{s.value} ({s.name.lower()})" for s in CommandStatus)
     try:
-        return CommandStatus(int(value))
-    except ValueError:
-        known = ", ".join(f"{s.value} ({s.name.lower()})" for s in CommandStatus)
+        return CommandStatus(values.integer(value, "commandStatus", maximum=max(CommandStatus)))
+    except (BadValue, ValueError):
         raise AstrocastError(400, f"commandStatus must be one of {known}; got {value!r}.") from None
 
 
 def _command_data(value: object) -> bytes:
     if not isinstance(value, str):
         raise AstrocastError(400, "data is required: the command's bytes in base64.")
-    try:
-        data = base64.b64decode(value, validate=True)
-    except binascii.Error:
-        raise AstrocastError(400, "data is not valid base64.") from None
+    data = checked(values.base64_bytes, value, "data")
     if len(data) not in COMMAND_SIZES:
         raise AstrocastError(400, f"data is {len(data)} bytes; an Astrocast command is 8 or 40 bytes.")
     return data

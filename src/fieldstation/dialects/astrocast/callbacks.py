@@ -10,8 +10,6 @@ reading's id.
 
 No `from __future__ import annotations` here: FastAPI reads these annotations at run time."""
 
-import base64
-import binascii
 import hmac
 import uuid
 from collections.abc import Callable
@@ -20,11 +18,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from fieldstation.core import values
 from fieldstation.core.errors import NotFound
 from fieldstation.core.hashing import key_digest
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import NewDevice, NewUplink, Project
-from fieldstation.dialects.astrocast.errors import AstrocastError, json_object
+from fieldstation.dialects.astrocast.errors import AstrocastError, checked, json_object
 from fieldstation.dialects.astrocast.wire import BadDate, parse_date
 from fieldstation.http.responses import JsonResponse
 
@@ -138,10 +137,7 @@ def _user_data(body: dict[str, Any]) -> bytes:
     value = body.get("data", "")
     if not isinstance(value, str):
         raise AstrocastError(400, "data must be base64 text.")
-    try:
-        payload = base64.b64decode(value, validate=True)
-    except binascii.Error:
-        raise AstrocastError(400, "data is not valid base64.") from None
+    payload = checked(values.base64_bytes, value, "data")
     if len(payload) > MAX_USER_DATA:
         raise AstrocastError(
             400, f"data is {len(payload)} bytes; Astrocast user data is at most {MAX_USER_DATA}."

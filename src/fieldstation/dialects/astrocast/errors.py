@@ -4,20 +4,22 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fieldstation.core.errors import StoreUnavailable
+from fieldstation.core.values import BadValue
 from fieldstation.http.responses import JsonResponse
-from fieldstation.store import UNAVAILABLE
+from fieldstation.http.routes import allowed_methods
 
 log = logging.getLogger("fieldstation.astrocast")
+T = TypeVar("T")
 RETRY_AFTER_S = 900
-MAX_BODY = 16 * 1024
-"""Command and callback bodies are a few hundred bytes."""
 
 
 class AstrocastError(Exception):
@@ -27,10 +29,16 @@ class AstrocastError(Exception):
         self.message = message
 
 
+def checked(check: Callable[..., T], value: Any, name: str, **limits: Any) -> T:
+    """A value through one of `core.values`' checks; what it refuses is a 400 in Astrocast's words."""
+    try:
+        return check(value, name, **limits)
+    except BadValue as exc:
+        raise AstrocastError(400, f"{exc}.") from None
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
-    """A request body that must be a JSON object, of at most MAX_BODY bytes."""
-    if len(raw) > MAX_BODY:
-        raise AstrocastError(400, f"The body is {len(raw)} bytes; the limit is {MAX_BODY}.")
+    """A request body that must be a JSON object (its size was bounded at the front door)."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -48,6 +56,11 @@ def unavailable(reason: str) -> JsonResponse:
     )
 
 
+def door_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JsonResponse:
+    """An error found at the hub's front door (`http.guard`), in Astrocast's words."""
+    return JsonResponse({"message": message}, status_code=status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AstrocastError)
     async def _astrocast(_: Request, exc: AstrocastError) -> JsonResponse:
@@ -56,24 +69,25 @@ def install(app: FastAPI) -> None:
         return JsonResponse({"message": exc.message}, status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JsonResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JsonResponse:
         messages = {
             404: "No such resource in the Astrocast API.",
             405: "Method not allowed on this resource.",
         }
         body = {"message": messages.get(exc.status_code, str(exc.detail))}
-        return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {"Allow": ", ".join(allowed_methods(app.routes, request.scope))}
+        return JsonResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JsonResponse:
         return JsonResponse({"message": f"Bad request: {exc.errors()[0].get('msg', '')}"}, status_code=400)
 
-    for kind in UNAVAILABLE:
-
-        @app.exception_handler(kind)
-        async def _store_down(_: Request, exc: Exception) -> JsonResponse:
-            log.error("the store cannot be reached: %s", exc)
-            return unavailable("The data store cannot be reached.")
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(_: Request, exc: Exception) -> JsonResponse:
+        log.error("the store cannot be reached: %s", exc)
+        return unavailable("The data store cannot be reached.")
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, __: Exception) -> JsonResponse:

@@ -9,12 +9,15 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fieldstation.core import values
 from fieldstation.core.clock import MICROS
+from fieldstation.core.values import MAX_TIME_US, MIN_TIME_US, BadValue
 
 _DATE = re.compile(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})"
     r"(?:[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,9}))?)?)?"
-    r"(Z|[+-]\d{2}:?\d{2})?$"
+    r"(Z|[+-]\d{2}:?\d{2})?$",
+    re.ASCII,
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -41,12 +44,16 @@ def parse_date(value: str) -> int:
         hours, minutes = int(zone[1:3]), int(zone[-2:])
         moment -= sign * timedelta(hours=hours, minutes=minutes)
     micros = int(((fraction or "") + "000000")[:6])
-    return int((moment - EPOCH).total_seconds()) * MICROS + micros
+    try:
+        return values.time_us(int((moment - EPOCH).total_seconds()) * MICROS + micros, "date")
+    except BadValue as exc:
+        raise BadDate(value) from exc
 
 
 def format_date(value_us: int | None) -> str | None:
-    """ISO 8601 UTC with `Z`; milliseconds only when there are some."""
-    if value_us is None:
+    """ISO 8601 UTC with `Z`; milliseconds only when there are some. An instant that ISO 8601 cannot
+    write (stored before the hub refused such times) is null rather than a failed listing."""
+    if value_us is None or not MIN_TIME_US <= value_us <= MAX_TIME_US:
         return None
     moment = EPOCH + timedelta(microseconds=value_us)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
@@ -54,7 +61,9 @@ def format_date(value_us: int | None) -> str | None:
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
-def format_day(value_us: int) -> str:
+def format_day(value_us: int) -> str | None:
+    if not MIN_TIME_US <= value_us <= MAX_TIME_US:
+        return None
     return (EPOCH + timedelta(microseconds=value_us)).strftime("%Y-%m-%d")
 
 

@@ -16,7 +16,7 @@ from fieldstation.core.models import Credential, CredentialKind, Device
 from fieldstation.core.ports import ReadingWindow
 from fieldstation.dialects.awt import errors, params, uplinks
 from fieldstation.dialects.awt import rate_limits as groups
-from fieldstation.dialects.awt.uplinks import basic_credentials
+from fieldstation.dialects.awt.uplinks import basic_credentials, client_address
 from fieldstation.http.responses import JsonResponse, json_array_stream
 
 TOKEN_LIFETIME_S = 3600
@@ -84,7 +84,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             raise errors.AwtError(401, errors.BAD_KEY) from exc
         await spend(hub, credential, groups.TOKEN)
         try:
-            await hub.auth.password(credential, username, secret)
+            await hub.auth.password(credential, username, secret, client_address(request))
         except Unauthorized as exc:
             raise errors.AwtError(401, errors.BAD_KEY) from exc
         issued = hub.tokens.issue(credential, TOKEN_LIFETIME_S)
@@ -175,7 +175,7 @@ def _window_params(request: Request) -> tuple[int | None, int | None, int]:
     query = request.query_params
     start = params.optional_integer(query, "start")
     end = params.optional_integer(query, "end")
-    offset = params.optional_integer(query, "offset", maximum=2**40) or 0
+    offset = params.optional_integer(query, "offset", maximum=params.MAX_OFFSET) or 0
     return start, end, offset
 
 

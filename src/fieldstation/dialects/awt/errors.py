@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fieldstation.core.errors import RateLimited
+from fieldstation.core.errors import RateLimited, StoreUnavailable
 from fieldstation.http.responses import JsonResponse
+from fieldstation.http.routes import allowed_methods
+
+log = logging.getLogger("fieldstation.awt")
 
 MALFORMED = "Malformed request. Please check your parameters are correct."
 BAD_KEY = "Unauthorized. Invalid API key or credentials."
@@ -21,6 +25,8 @@ DEVICE_NOT_FOUND = (
 )
 RATE_LIMITED = "Rate limit reached - request rejected."
 SERVER_ERROR = "Something went wrong on our end. Try again later or contact support."
+STORE_DOWN = "Service unavailable: the data store cannot be reached. Try again later."
+STORE_RETRY_S = 30
 
 
 class AwtError(Exception):
@@ -39,6 +45,11 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
     return JsonResponse({"error": message}, status_code=status, headers=headers)
 
 
+def door_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JsonResponse:
+    """An error found at the hub's front door (`http.guard`), in AWT's words."""
+    return error_response(status, f"{MALFORMED} {message}" if status == 400 else message, headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AwtError)
     async def _awt(_: Request, exc: AwtError) -> JsonResponse:
@@ -49,12 +60,20 @@ def install(app: FastAPI) -> None:
         return error_response(429, RATE_LIMITED, {"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JsonResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JsonResponse:
         messages = {
             404: "Resource not found. Check the path against the API documentation.",
             405: "Method not allowed on this resource.",
         }
-        return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {"Allow": ", ".join(allowed_methods(app.routes, request.scope))}
+        return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), headers)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(_: Request, exc: StoreUnavailable) -> JsonResponse:
+        log.error("the store cannot be reached: %s", exc)
+        return error_response(503, STORE_DOWN, {"Retry-After": str(STORE_RETRY_S)})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JsonResponse:

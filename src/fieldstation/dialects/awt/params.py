@@ -1,27 +1,25 @@
-"""Query and path parameters, parsed by hand so that every failure is a 400 in AWT's words, naming the
-parameter."""
+"""Query and path parameters, parsed by `core.values` so that every failure is a 400 in AWT's words, naming
+the parameter."""
 
 from __future__ import annotations
 
 from starlette.datastructures import QueryParams
 
+from fieldstation.core import values
+from fieldstation.core.values import MAX_TIME_S, BadValue
 from fieldstation.dialects.awt.errors import malformed
 
-MAX_EPOCH_S = 2**41
-"""Far beyond any real date, small enough that microseconds stay within 64 bits."""
+MAX_OFFSET = 2**40
 
 
-def integer(value: str, name: str, *, minimum: int = 0, maximum: int = MAX_EPOCH_S) -> int:
-    text = value.strip()
-    if not text.lstrip("-").isdigit() or len(text) > 19:
-        raise malformed(f"{name} must be an integer, got {value!r}.")
-    number = int(text)
-    if not minimum <= number <= maximum:
-        raise malformed(f"{name} must be between {minimum} and {maximum}, got {number}.")
-    return number
+def integer(value: str, name: str, *, minimum: int = 0, maximum: int = MAX_TIME_S) -> int:
+    try:
+        return values.integer(value, name, minimum=minimum, maximum=maximum)
+    except BadValue as exc:
+        raise malformed(f"{exc}.") from None
 
 
-def optional_integer(query: QueryParams, name: str, *, maximum: int = MAX_EPOCH_S) -> int | None:
+def optional_integer(query: QueryParams, name: str, *, maximum: int = MAX_TIME_S) -> int | None:
     value = query.get(name)
     if value is None or value == "":
         return None
@@ -29,4 +27,4 @@ def optional_integer(query: QueryParams, name: str, *, maximum: int = MAX_EPOCH_
 
 
 def tag_id(value: str) -> int:
-    return integer(value, "tagId", maximum=2**63 - 1)
+    return integer(value, "tagId", maximum=values.INT64_MAX)

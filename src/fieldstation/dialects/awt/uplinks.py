@@ -18,12 +18,12 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fieldstation.core.errors import NotFound, Unauthorized
+from fieldstation.core.errors import NotFound, RateLimited, Unauthorized
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, NewUplink
 from fieldstation.dialects.awt import errors
 from fieldstation.http.responses import JsonResponse
-from fieldstation.networks import MAX_BODY_BYTES, BadBody, OtherEvent, actility, awt, chirpstack, ttn
+from fieldstation.networks import BadBody, OtherEvent, actility, awt, chirpstack, ttn
 
 log = logging.getLogger("fieldstation.awt")
 
@@ -41,7 +41,7 @@ NETWORKS: dict[str, ModuleType] = {
 
 async def receive_uplink(hub: Hub, request: Request, network: ModuleType) -> Response:
     credential = await _basic_caller(request, hub)
-    body = await _bounded_body(request)
+    body = await request.body()  # its size was bounded at the front door (http.guard)
     query = request.scope["query_string"].decode("latin-1")
     try:
         parsed = network.parse(body, query)
@@ -139,10 +139,16 @@ async def _basic_caller(request: Request, hub: Hub) -> Credential:
     try:
         credential = await hub.auth.key(CredentialKind.AWT, request.headers.get("x-api-key"))
         username, secret = basic_credentials(request.headers.get("authorization", ""))
-        await hub.auth.password(credential, username, secret)
+        await hub.auth.password(credential, username, secret, client_address(request))
     except Unauthorized as exc:
         raise errors.AwtError(401, errors.BAD_KEY) from exc
+    except RateLimited as exc:
+        raise errors.AwtError(429, errors.RATE_LIMITED, {"Retry-After": str(exc.retry_after_s)}) from exc
     return credential
+
+
+def client_address(request: Request) -> str | None:
+    return None if request.client is None else request.client.host
 
 
 def basic_credentials(header: str) -> tuple[str, str]:
@@ -157,16 +163,3 @@ def basic_credentials(header: str) -> tuple[str, str]:
     if not colon:
         raise Unauthorized("malformed Basic credentials")
     return username, secret
-
-
-async def _bounded_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise errors.malformed(f"The body is {declared} bytes; the limit is {MAX_BODY_BYTES}.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise errors.malformed(f"The body is over {MAX_BODY_BYTES} bytes, the limit.")
-        chunks.append(chunk)
-    return b"".join(chunks)

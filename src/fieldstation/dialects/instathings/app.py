@@ -9,23 +9,25 @@ import orjson
 from fastapi import Depends, FastAPI, Request
 from starlette.responses import Response
 
-from fieldstation.core import catalogue
+from fieldstation.core import catalogue, values
 from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound, Unauthorized
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import CredentialKind, Device, NewDevice, Project
+from fieldstation.core.values import MAX_TIME_MS
 from fieldstation.dialects.instathings import bundle, render, ws
-from fieldstation.dialects.instathings.errors import InstathingsError, install
+from fieldstation.dialects.instathings.errors import InstathingsError, checked, install
 from fieldstation.http.responses import JsonResponse
 
 TOKEN_LIFETIME_S = 3600
 """An access token is valid for an hour; ask for a new one with the same client credentials."""
 MAX_NAME = 20
 MIN_FREQUENCY_S = 30
+MAX_FREQUENCY_S = 30 * 86_400
+"""A virtual device produces at least once in 30 days (docs/instathings.md)."""
 MAX_PER_PAGE = 100
 ENV_SETTING = "instathings_env"
 BROKER_SETTING = "instathings_broker"
 CLIENT_LIMIT = "instathings.client"
-MAX_BODY = 64 * 1024
 
 
 def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
@@ -62,7 +64,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     Caller = Annotated[tuple[Hub, Project], Depends(caller)]
 
     async def device_of(hub: Hub, project: Project, short_id: str) -> Device:
-        device = await hub.store.device_by_short_id(project.id, short_id)
+        device = await hub.devices.by_short_id(project, short_id)
         if device is None:
             raise InstathingsError(404, f"Device {short_id} not found.")
         return device
@@ -119,14 +121,14 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         if changes:
             if changes.get("demo_active") or "frequency_s" in changes:
                 changes["virtual_next_us"] = None  # start the new schedule now
-            await hub.store.update_device(device.id, **changes)
+            await hub.devices.update(device, **changes)
         return JsonResponse({})
 
     @app.delete("/device/v1/devices/{device_id}")
     async def delete_device(device_id: str, ctx: Caller) -> Response:
         hub, project = ctx
         device = await device_of(hub, project, device_id)
-        await hub.store.delete_device(device.id)
+        await hub.devices.delete(device)
         return JsonResponse({})
 
     @app.delete("/devices/{parent_id}/subDevice/subDevices/{device_id}")
@@ -136,7 +138,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         device = await device_of(hub, project, device_id)
         if device.parent_id != parent.id:
             raise InstathingsError(404, f"Device {device_id} is not a sub-device of {parent_id}.")
-        await hub.store.delete_device(device.id)
+        await hub.devices.delete(device)
         return JsonResponse({})
 
     # The seed documents POST and shows its curl example as a GET: both work.
@@ -149,7 +151,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
                 400, f"Device {device_id} is not a gateway: only gateways get certificates."
             )
         issued = await hub.certificates.issue(project, device)
-        await hub.store.update_device(device.id, certificate_id=issued.certificate_id)
+        device = await hub.devices.update(device, certificate_id=issued.certificate_id)
         env = project.settings.get(ENV_SETTING, "sandbox")
         if env == "live":
             host = project.settings.get(BROKER_SETTING) or request.url.hostname or "localhost"
@@ -293,9 +295,7 @@ def _accepts_json(accept: str | None) -> bool:
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise InstathingsError(400, f"The body is {len(raw)} bytes; the limit is {MAX_BODY}.")
+    raw = await request.body()  # its size was bounded at the front door
     try:
         value = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError:
@@ -308,9 +308,7 @@ async def _json(request: Request) -> dict[str, Any]:
 async def _control_request(request: Request) -> dict[str, Any]:
     """What goes down to the device: the JSON body as is, the query parameters, and for HTTP devices the
     path and method to call on them."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise InstathingsError(400, f"The body is {len(raw)} bytes; the limit is {MAX_BODY}.")
+    raw = await request.body()  # its size was bounded at the front door
     body: Any = None
     if raw.strip():
         try:
@@ -336,17 +334,9 @@ def _patch(body: dict[str, Any]) -> dict[str, Any]:
         )
     changes: dict[str, Any] = {}
     if "name" in body:
-        name = body["name"]
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-            raise InstathingsError(400, f"name must be a non-empty string of at most {MAX_NAME} characters.")
-        changes["name"] = name
+        changes["name"] = _name(body["name"], "name must be")
     if "frequency" in body:
-        frequency = body["frequency"]
-        if not isinstance(frequency, int) or isinstance(frequency, bool) or frequency < MIN_FREQUENCY_S:
-            raise InstathingsError(
-                400, f"frequency must be an integer of at least {MIN_FREQUENCY_S} (seconds)."
-            )
-        changes["frequency_s"] = frequency
+        changes["frequency_s"] = _frequency(body["frequency"])
     if "demoActive" in body:
         if not isinstance(body["demoActive"], bool):
             raise InstathingsError(400, "demoActive must be true or false.")
@@ -354,28 +344,45 @@ def _patch(body: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
+def _frequency(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InstathingsError(400, f"frequency must be an integer of seconds, got {type(value).__name__}.")
+    return checked(
+        values.within, value, "frequency (seconds)", minimum=MIN_FREQUENCY_S, maximum=MAX_FREQUENCY_S
+    )
+
+
+def _name(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise InstathingsError(400, f"{what} a string of at most {MAX_NAME} characters.")
+    return checked(values.text, value, "name", max_length=MAX_NAME)
+
+
 async def _new_device(hub: Hub, project: Project, body: dict[str, Any]) -> NewDevice:
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        raise InstathingsError(400, f"name is required: a string of at most {MAX_NAME} characters.")
+    name = _name(body.get("name"), "name is required:")
     flags = {key: body.get(key, False) for key in ("isGateway", "isVirtual", "demoActive")}
     for key, value in flags.items():
         if not isinstance(value, bool):
             raise InstathingsError(400, f"{key} must be true or false.")
-    frequency = body.get("frequency", 60)
-    if not isinstance(frequency, int) or isinstance(frequency, bool) or frequency < MIN_FREQUENCY_S:
-        raise InstathingsError(400, f"frequency must be an integer of at least {MIN_FREQUENCY_S} (seconds).")
+    frequency = _frequency(body.get("frequency", 60))
     type_id = body.get("type")
-    if type_id is not None and type_id not in catalogue.TYPES:
+    if type_id is not None and (not isinstance(type_id, str) or type_id not in catalogue.TYPES):
         raise InstathingsError(400, f"type {type_id!r} is not one of GET /device/v1/types.")
     protocols = body.get("protocols", [])
-    if not isinstance(protocols, list) or any(p not in catalogue.PROTOCOLS for p in protocols):
+    if not isinstance(protocols, list) or any(
+        not isinstance(p, str) or p not in catalogue.PROTOCOLS for p in protocols
+    ):
         raise InstathingsError(
             400, "protocols must be a list of protocol ids (GET /device/v1/protocols/:id)."
         )
     parent_id = None
-    if body.get("parentDevice") is not None:
-        parent = await hub.store.device_by_short_id(project.id, str(body["parentDevice"]))
+    parent_short_id = body.get("parentDevice")
+    if parent_short_id is not None:
+        parent = (
+            await hub.devices.by_short_id(project, parent_short_id)
+            if isinstance(parent_short_id, str)
+            else None
+        )
         if parent is None or not parent.is_gateway:
             raise InstathingsError(400, "parentDevice must be the id of a gateway of this project.")
         parent_id = parent.id
@@ -398,14 +405,10 @@ async def _new_device(hub: Hub, project: Project, body: dict[str, Any]) -> NewDe
 def _millis(value: str | None, name: str) -> int | None:
     if value in (None, ""):
         return None
-    if not value.isdigit() or len(value) > 15:
-        raise InstathingsError(400, f"{name} must be a date in epoch milliseconds, got {value!r}.")
-    return int(value)
+    return checked(values.integer, value, f"{name} (epoch milliseconds)", maximum=MAX_TIME_MS)
 
 
 def _integer(value: str | None, name: str, low: int, high: int, *, default: int) -> int:
     if value in (None, ""):
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise InstathingsError(400, f"{name} must be an integer from {low} to {high}, got {value!r}.")
-    return int(value)
+    return checked(values.integer, value, name, minimum=low, maximum=high)

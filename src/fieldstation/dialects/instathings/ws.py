@@ -16,7 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from fieldstation.core.errors import NotFound, Unauthorized
 from fieldstation.core.hub import Hub
-from fieldstation.core.models import CredentialKind, Event, Project
+from fieldstation.core.models import Credential, CredentialKind, Event, Project
 from fieldstation.dialects.instathings import render
 
 LOG_BATCH_S = 5.0
@@ -27,25 +27,31 @@ def add_route(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
     @app.websocket("/ws")
     async def events(websocket: WebSocket) -> None:
         hub = hub_ref()
-        project = await _authorised_project(hub, websocket)
-        if project is None:
+        caller = await _authorised(hub, websocket)
+        if caller is None:
+            # Before the handshake is accepted, a close is answered as HTTP 403 (docs/instathings.md).
             await websocket.close(code=POLICY_VIOLATION)
             return
+        credential, project = caller
         with hub.events.subscribe(project.id) as stream:  # before accepting: no event falls in between
             await websocket.accept()
-            sender = asyncio.create_task(_forward(websocket, stream, project))
+            helpers = [
+                asyncio.create_task(_forward(websocket, stream, project)),
+                asyncio.create_task(_close_when_revoked(hub, websocket, credential)),
+            ]
             try:
                 while True:  # the client says nothing we need; reading notices when it leaves
                     await websocket.receive_text()
             except WebSocketDisconnect:
                 pass
             finally:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sender
+                for task in helpers:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
 
-async def _authorised_project(hub: Hub, websocket: WebSocket) -> Project | None:
+async def _authorised(hub: Hub, websocket: WebSocket) -> tuple[Credential, Project] | None:
     token = websocket.query_params.get("access_token", "")
     wanted = websocket.query_params.get("project", "")
     try:
@@ -55,7 +61,18 @@ async def _authorised_project(hub: Hub, websocket: WebSocket) -> Project | None:
         project = await hub.projects.by_id(credential.project_id)
     except (Unauthorized, NotFound):
         return None
-    return project if wanted in (project.short_id, project.name) else None
+    return (credential, project) if wanted in (project.short_id, project.name) else None
+
+
+async def _close_when_revoked(hub: Hub, websocket: WebSocket, credential: Credential) -> None:
+    """A session lives no longer than the credential that opened it."""
+    while True:
+        await hub.freshness.changed()
+        try:
+            await hub.auth.by_id(credential.id, CredentialKind.INSTATHINGS)
+        except Unauthorized:
+            await websocket.close(code=POLICY_VIOLATION, reason="credential revoked")
+            return
 
 
 async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
