@@ -53,8 +53,8 @@ async def build_hub(
     changes: ChangeSignal | None = None,
 ) -> Hub:
     """Wire the services. The token signing secret is made at the first start and kept in the store, so
-        that every worker of one installation accepts the others' tokens. `changes` is the signal the processes of
-    one installation announce their changes on (one process alone: none needed)."""
+    that every worker of one installation accepts the others' tokens. `changes` is the signal the processes
+    of one installation announce their changes on (one process alone: none needed)."""
     secret = await store.setting_or_create(TOKEN_SECRET_SETTING, api_secret(48))
     freshness = Freshness(changes or InProcessSignal())
     devices = Devices(store, clock, freshness)
