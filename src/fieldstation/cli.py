@@ -7,11 +7,13 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fieldstation import __version__
@@ -21,7 +23,15 @@ from fieldstation.core.clock import MICROS
 from fieldstation.core.errors import DomainError
 from fieldstation.core.hashing import key_digest
 from fieldstation.core.hub import Hub
-from fieldstation.core.models import Credential, CredentialKind, Device, IssuedCredential, NewDevice, Project
+from fieldstation.core.models import (
+    Credential,
+    CredentialKind,
+    Device,
+    IssuedCredential,
+    NewDevice,
+    Project,
+    Reading,
+)
 from fieldstation.core.projects import CreatedProject
 
 app = typer.Typer(
@@ -369,6 +379,65 @@ def device_list(
     for d in found:
         table.add_row(str(d.tag_id or ""), d.eui or "", d.name, d.asset or "", d.device_type, d.codec)
     console.print(table)
+
+
+@device_app.command("show")
+def device_show(
+    project: Annotated[str, typer.Option(help="Project name.")],
+    tag_id: Annotated[int | None, typer.Option(help="The device's AWT tag id.")] = None,
+    eui: Annotated[str | None, typer.Option(help="The device's EUI.")] = None,
+    guid: Annotated[str | None, typer.Option(help="The device's Astrocast deviceGuid.")] = None,
+    readings: Annotated[
+        int, typer.Option(help="How many of its newest readings to show.", min=0, max=1000)
+    ] = 10,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show one device (by --tag-id, --eui or --guid) and its newest readings, with what decoding noticed:
+    errors, CRC mismatches, a frame that names another tag."""
+
+    async def show(hub: Hub) -> tuple[Device, list[Reading]]:
+        owner = await hub.projects.get(project)
+        device = await hub.devices.find(owner, tag_id=tag_id, eui=eui, guid=guid)
+        return device, await hub.devices.recent_readings(device, readings)
+
+    device, recent = _run(_settings(data_dir), show)
+    if as_json:
+        print(json.dumps({**_device_json(device), "readings": [_reading_json(r) for r in recent]}))
+        return
+    for field, value in _device_json(device).items():
+        console.print(f"[bold]{field:>17}[/bold]  {value if value is not None else ''}")
+    table = Table("time (UTC)", "latitude", "longitude", "error / warnings")
+    for reading in recent:
+        notes = reading.error or "; ".join(reading.warnings)
+        table.add_row(
+            _utc(reading.time_us), _number(reading.latitude), _number(reading.longitude), escape(notes)
+        )
+    console.print(table if recent else "No readings yet.")
+
+
+def _reading_json(reading: Reading) -> dict[str, Any]:
+    return {
+        "uid": reading.uid,
+        "time_us": reading.time_us,
+        "inserted_us": reading.inserted_us,
+        "latitude": reading.latitude,
+        "longitude": reading.longitude,
+        "values": reading.values,
+        "error": reading.error,
+        "warnings": list(reading.warnings),
+    }
+
+
+def _utc(time_us: int) -> str:
+    try:
+        return datetime.fromtimestamp(time_us / MICROS, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, ValueError, OSError):
+        return str(time_us)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 credential_app = typer.Typer(help="Create, list and revoke API credentials.", no_args_is_help=True)

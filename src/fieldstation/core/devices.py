@@ -9,19 +9,23 @@ import uuid
 from typing import Any
 
 from fieldstation import codecs
+from fieldstation.core import values
 from fieldstation.core.cache import TtlCache
 from fieldstation.core.clock import Clock
 from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound
 from fieldstation.core.freshness import Freshness
 from fieldstation.core.ids import guid, short_id
-from fieldstation.core.models import Device, NewDevice, Project
+from fieldstation.core.models import Device, NewDevice, Project, Reading
 from fieldstation.core.ports import StorePort
 
 log = logging.getLogger("fieldstation.devices")
 
-EUI = re.compile(r"^[0-9A-F]{16}$")
+EUI = re.compile(r"[0-9A-F]{16}")
 DEFAULT_CODEC = "awt-frame"
 DEVICE_CACHE_TTL_S = 5
+MAX_NAME = 128
+"""Names and assets: what the store's columns hold."""
+MAX_TYPE = 32
 HUB_TAG_BASE = 9_000_000_000
 """A device without a tag id of its own (an Astronode, an Instathings device, a LoRa device whose frame's tag
 id another device holds) gets the next free one from here up: every reading then has a `tagId` in the AWT
@@ -31,7 +35,7 @@ view. A tracker's frame carries a 16-bit tag id, so the two ranges never meet (d
 def normalize_eui(value: str) -> str:
     """`04-c4-61-00-00-8f-2c-4f`, `04:C4:...` and `04c461...` all become `04C46100008F2C4F`."""
     eui = value.strip().replace("-", "").replace(":", "").upper()
-    if not EUI.match(eui):
+    if not EUI.fullmatch(eui):
         raise InvalidInput(f"EUI {value!r} is not 16 hexadecimal digits (8 bytes), such as 04C46100008F2C4F")
     return eui
 
@@ -58,6 +62,10 @@ class Devices:
                 f"tag id {device.tag_id} is out of range (0 to {HUB_TAG_BASE - 1}; the hub gives tag ids "
                 f"from {HUB_TAG_BASE} up to devices that have none)"
             )
+        values.text(device.name, "the device name", max_length=MAX_NAME)
+        if device.asset is not None:
+            values.text(device.asset, "the asset", max_length=MAX_NAME, allow_empty=True)
+        values.text(device.device_type, "the device type", max_length=MAX_TYPE)
         if device.codec not in codecs.names():
             raise InvalidInput(f"unknown codec {device.codec!r}; known: {', '.join(codecs.names())}")
         if device.eui is not None:
@@ -91,6 +99,29 @@ class Devices:
 
     async def by_tag(self, project_id: int, tag_id: int) -> Device | None:
         return await self._store.device_by_tag(project_id, tag_id)
+
+    async def find(
+        self, project: Project, *, tag_id: int | None = None, eui: str | None = None, guid: str | None = None
+    ) -> Device:
+        """The project's device with this tag id, EUI or GUID (the first one given); NotFound otherwise."""
+        if tag_id is not None:
+            found = await self.by_tag(project.id, tag_id)
+        elif eui is not None:
+            found = await self._store.device_by_eui(project.id, normalize_eui(eui))
+        elif guid is not None:
+            found = await self.by_guid(project, normalize_guid(guid))
+        else:
+            raise InvalidInput("name the device by its tag id, EUI or GUID")
+        if found is None:
+            raise NotFound(
+                f"project {project.name} has no such device; `fieldstation device list` shows them"
+            )
+        return found
+
+    async def recent_readings(self, device: Device, limit: int = 10) -> list[Reading]:
+        """The device's newest readings, newest first."""
+        page, _ = await self._store.device_data(device.id, None, None, 0, limit)
+        return [reading for reading, _meta in page]
 
     async def list(self, project: Project) -> list[Device]:
         return await self._store.devices(project.id)

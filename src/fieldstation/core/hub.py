@@ -59,7 +59,7 @@ async def build_hub(
     freshness = Freshness(changes or InProcessSignal())
     devices = Devices(store, clock, freshness)
     events = EventBus()
-    ingestor = Ingestor(store, clock, render_awt, events)
+    ingestor = Ingestor(store, clock, render_awt, events, devices)
     limiter = MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock)
     return Hub(
         store=store,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from fieldstation import codecs
 from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.devices import Devices
 from fieldstation.core.errors import StoreUnavailable
 from fieldstation.core.events import EventBus
 from fieldstation.core.ids import ordered_guid
@@ -43,11 +44,14 @@ def dedup_key(uplink: NewUplink) -> str:
 
 
 class Ingestor:
-    def __init__(self, store: StorePort, clock: Clock, render_awt: AwtRenderer, events: EventBus) -> None:
+    def __init__(
+        self, store: StorePort, clock: Clock, render_awt: AwtRenderer, events: EventBus, devices: Devices
+    ) -> None:
         self._store = store
         self._clock = clock
         self._render_awt = render_awt
         self._events = events
+        self._devices = devices
         self._queue: asyncio.Queue[tuple[ReadingToStore, asyncio.Future[StoredReading]]] | None = None
         self._writer: asyncio.Task[None] | None = None
 
@@ -57,6 +61,10 @@ class Ingestor:
             decoded = dataclasses.replace(decoded, device_time_us=uplink.device_time_us)
         if decoded.error is None and decoded.latitude is None and uplink.position is not None:
             decoded = dataclasses.replace(decoded, latitude=uplink.position[0], longitude=uplink.position[1])
+        frame_tag = decoded.values.get("tag_id")
+        if isinstance(frame_tag, int) and device.tag_id is not None and frame_tag != device.tag_id:
+            warning = f"the frame says tag {frame_tag}; the device is registered as tag {device.tag_id}"
+            decoded = dataclasses.replace(decoded, warnings=(*decoded.warnings, warning))
         uid = uplink.uid or ordered_guid()
         return ReadingToStore(
             device,
@@ -71,9 +79,29 @@ class Ingestor:
     async def ingest(self, device: Device, uplinks: Sequence[NewUplink]) -> list[StoredReading]:
         """Store now, in one transaction of its own."""
         items = [self.prepare(device, up) for up in uplinks]
-        return self._announce(
-            items, await self._store.store_readings(items, self._clock.now_us(), DEDUP_WINDOW_US)
-        )
+        stored = await self._store.store_readings(items, self._clock.now_us(), DEDUP_WINDOW_US)
+        await self._follow_versions(items, stored)
+        return self._announce(items, stored)
+
+    async def _follow_versions(
+        self, items: Sequence[ReadingToStore], stored: Sequence[StoredReading]
+    ) -> None:
+        """A device's software version is what its newest frames report (a tracker updated in the field)."""
+        reported: dict[int, tuple[Device, int]] = {}
+        for item, result in zip(items, stored, strict=True):
+            version = item.decoded.values.get("software_version")
+            if result.duplicate or not isinstance(version, int) or isinstance(version, bool):
+                continue
+            if version != item.device.software_version:
+                reported[item.device.id] = (item.device, version)
+        for device, version in reported.values():
+            log.info(
+                "device %s now reports software version %s (was %s)",
+                device.id,
+                version,
+                device.software_version,
+            )
+            await self._devices.update(device, software_version=version)
 
     def _announce(self, items: Sequence[ReadingToStore], stored: list[StoredReading]) -> list[StoredReading]:
         """Tell live subscribers about what was just committed (not about duplicates)."""
@@ -93,6 +121,9 @@ class Ingestor:
                         or (item.uplink.received_us if item.uplink else now),
                         "inserted_us": item.inserted_us or now,
                         "values": item.decoded.values,
+                        "latitude": item.decoded.latitude,
+                        "longitude": item.decoded.longitude,
+                        "error": item.decoded.error,
                         "client_id": meta.get("client_id"),
                         "principal": meta.get("principal"),
                     },
@@ -166,10 +197,14 @@ class Ingestor:
             await self._write(batch[:middle])
             await self._write(batch[middle:])
         else:
-            self._announce(items, stored)
             for (_, done), result in zip(batch, stored, strict=True):
                 if not done.done():
                     done.set_result(result)
+            self._announce(items, stored)
+            try:
+                await self._follow_versions(items, stored)
+            except StoreUnavailable as exc:
+                log.warning("devices' software versions could not be updated: %s", exc)
 
 
 def _fail(batch: Sequence[tuple[ReadingToStore, asyncio.Future[StoredReading]]], exc: Exception) -> None:

@@ -143,6 +143,8 @@ class Reading:
     longitude: float | None
     values: dict[str, Any]
     error: str | None
+    warnings: tuple[str, ...] = ()
+    """What decoding noticed but did not refuse: a CRC mismatch, a frame's tag id that is not the device's."""
 
 
 class CommandStatus(IntEnum):

@@ -16,7 +16,7 @@ from fieldstation.core.ids import api_secret, password, short_id
 from fieldstation.core.models import Credential, CredentialKind, IssuedCredential, Project
 from fieldstation.core.ports import StorePort
 
-PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class Projects:
     async def create(
         self, name: str, *, auto_register: bool = False, is_demo: bool = False
     ) -> CreatedProject:
-        if not PROJECT_NAME.match(name):
+        if not PROJECT_NAME.fullmatch(name):
             raise InvalidInput(
                 f"project name {name!r} is not valid: use 1 to 64 letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit"

@@ -4,16 +4,19 @@ that however many workers run, a period yields one record."""
 
 from __future__ import annotations
 
+import logging
 import random
 
 import orjson
 
 from fieldstation.core.clock import MICROS, Clock
+from fieldstation.core.errors import StoreUnavailable
 from fieldstation.core.ids import ordered_guid
 from fieldstation.core.ingest import Ingestor
-from fieldstation.core.models import NewUplink
+from fieldstation.core.models import Device, NewUplink
 from fieldstation.core.ports import StorePort
 
+log = logging.getLogger("fieldstation.virtual")
 NOT_APPLICABLE = "N/A"
 """`clientId` (and `principal`) of data the cloud generated itself."""
 
@@ -25,22 +28,33 @@ class VirtualDevices:
         self._ingestor = ingestor
 
     async def tick(self) -> int:
-        """Produce every due record; returns how many."""
+        """Produce every due record; returns how many. One device that fails is logged and skipped: it
+        never stops the others (of any project)."""
         now = self._clock.now_us()
         produced = 0
         for device, expected in await self._store.due_virtual_devices(now):
-            period = device.frequency_s * MICROS
-            due = now if expected is None else expected
-            if not await self._store.claim_virtual_tick(device.id, expected, max(due + period, now + 1)):
-                continue  # another worker produced this one
-            payload = orjson.dumps({"value": random.randint(0, 100), "isVirtualData": True})
-            uplink = NewUplink(
-                source="virtual",
-                payload=payload,
-                received_us=now,
-                meta={"client_id": NOT_APPLICABLE, "principal": device.certificate_id or NOT_APPLICABLE},
-                uid=ordered_guid(),  # a record per tick, even when two ticks draw the same value
-            )
-            await self._ingestor.ingest(device, [uplink])
-            produced += 1
+            try:
+                produced += await self._produce(device, expected, now)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                log.exception(
+                    "virtual device %s of project %s could not produce", device.id, device.project_id
+                )
         return produced
+
+    async def _produce(self, device: Device, expected: int | None, now: int) -> int:
+        period = device.frequency_s * MICROS
+        due = now if expected is None else expected
+        if not await self._store.claim_virtual_tick(device.id, expected, max(due + period, now + 1)):
+            return 0  # another worker produced this one
+        payload = orjson.dumps({"value": random.randint(0, 100), "isVirtualData": True})
+        uplink = NewUplink(
+            source="virtual",
+            payload=payload,
+            received_us=now,
+            meta={"client_id": NOT_APPLICABLE, "principal": device.certificate_id or NOT_APPLICABLE},
+            uid=ordered_guid(),  # a record per tick, even when two ticks draw the same value
+        )
+        await self._ingestor.ingest(device, [uplink])
+        return 1

@@ -41,7 +41,8 @@ def parse(body: bytes, query: str = "") -> Uplink | OtherEvent:
     if eui is None:
         raise BadBody("body.deviceInfo.devEui is missing" if v4 else "body.devEUI is missing")
     data = text(obj, "data", required=False)
-    rx_info = [rx for rx in obj.get("rxInfo") or [] if isinstance(rx, dict)]
+    received_by = obj.get("rxInfo")
+    rx_info = [rx for rx in received_by if isinstance(rx, dict)] if isinstance(received_by, list) else []
     received = obj.get("time")
     if received is None and rx_info:
         received = rx_info[0].get("nsTime", rx_info[0].get("time"))

@@ -68,7 +68,8 @@ def _meta(ids: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ids.get("device_id"), str):
         meta["device_id"] = ids["device_id"]
     gateways = []
-    for rx in message.get("rx_metadata") or []:
+    received_by = message.get("rx_metadata")
+    for rx in received_by if isinstance(received_by, list) else []:
         if isinstance(rx, dict):
             gateway = rx.get("gateway_ids")
             gateway = gateway if isinstance(gateway, dict) else {}

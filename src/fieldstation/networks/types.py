@@ -19,7 +19,7 @@ MAX_PAYLOAD_BYTES = 242
 MAX_F_PORT = 255
 """FPort is one byte."""
 
-_HEX_EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
+_HEX_EUI = re.compile(r"[0-9A-Fa-f]{16}")
 _ISO = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$", re.ASCII)
 
 
@@ -98,14 +98,14 @@ def integer(
 
 
 def hex_eui(value: str, where: str) -> str:
-    if not _HEX_EUI.match(value):
+    if not _HEX_EUI.fullmatch(value):
         raise BadBody(f"{where} must be 16 hexadecimal digits, got {value!r}")
     return value.upper()
 
 
 def eui_hex_or_base64(value: str, where: str) -> str:
     """ChirpStack v3 sends an EUI as hex (JSON_V3 marshaler) or as base64 of its 8 bytes (protobuf JSON)."""
-    if _HEX_EUI.match(value):
+    if _HEX_EUI.fullmatch(value):
         return value.upper()
     if len(value) == 12 and value.endswith("="):
         try:
@@ -144,7 +144,7 @@ def iso_time_us(value: object, where: str) -> int | None:
         return None
     if not isinstance(value, str):
         raise BadBody(f"{where} must be an RFC 3339 time string")
-    match = _ISO.match(value.strip())
+    match = _ISO.fullmatch(value.strip())
     if match is None:
         raise BadBody(f"{where} is not an RFC 3339 time: {value!r}")
     whole, fraction, zone = match.groups()

@@ -74,4 +74,5 @@ def reading_row(row: Row[Any]) -> Reading:
         longitude=row.longitude,
         values=orjson.loads(row.values_json),
         error=row.error,
+        warnings=tuple(orjson.loads(row.warnings)) if row.warnings else (),
     )

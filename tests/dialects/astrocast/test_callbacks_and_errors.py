@@ -10,6 +10,7 @@ from fieldstation.codecs import astrocast_geo
 from fieldstation.core.hashing import key_digest
 from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
+from fieldstation.dialects.astrocast.callbacks import CALLBACK_REFUSED
 from fieldstation.store import connect
 from tests.conftest import Harness
 from tests.dialects.astrocast.conftest import astronode, b64, key
@@ -95,7 +96,7 @@ def test_callbacks_without_the_secret_are_refused(
     astronode(harness, project, DEVICE)
     response = _post(harness, project, _uplink_body(), secret=secret)
     assert response.status_code == 401
-    assert "X-Callback-Secret" in response.json()["message"]
+    assert response.json() == {"message": CALLBACK_REFUSED}
     assert harness.client.get("/astrocast/v1/messages", headers=key(project)).json() == []
 
 
@@ -103,6 +104,21 @@ def test_callbacks_to_a_project_without_a_secret_are_refused(
     harness: Harness, project: CreatedProject
 ) -> None:
     assert _post(harness, project, _uplink_body()).status_code == 401
+
+
+def test_an_unknown_project_is_refused_as_a_wrong_secret_is(
+    harness: Harness, project: CreatedProject
+) -> None:
+    """Project names cannot be found out by trying them."""
+    _configure(harness, project)
+    wrong_secret = _post(harness, project, _uplink_body(), secret="wrong")
+    unknown = harness.client.post(
+        "/astrocast/v1/callbacks/no-such-project/messages",
+        json=_uplink_body(),
+        headers={"X-Callback-Secret": SECRET},
+    )
+    assert (unknown.status_code, unknown.json()) == (wrong_secret.status_code, wrong_secret.json())
+    assert unknown.headers.keys() == wrong_secret.headers.keys()
 
 
 def test_unknown_device_is_404_unless_auto_registering(harness: Harness, project: CreatedProject) -> None:

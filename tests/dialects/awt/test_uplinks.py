@@ -202,7 +202,6 @@ def test_uplinks_need_key_and_basic_not_bearer(harness: Harness) -> None:
         ("/awt/v2/chirpstack", b'{"devEUI": "04C46100008F2C4F", "fCnt": "seven"}', "fCnt"),
         ("/awt/v2/actility", b'{"DevEUI_uplink": {"DevEUI": "04C46100008F2C4F", "payload_hex": "0g"}}', "hexadecimal"),
         ("/awt/v2/lora", b'{"payload": "' + b"00" * 300 + b'", "eui": "04C46100008F2C4F"}', "at most 242"),
-        ("/awt/v2/lora", b" " * (64 * 1024 + 10), "limit"),
     ],
 )  # fmt: skip
 def test_bad_bodies_are_400_and_change_nothing(
@@ -216,6 +215,17 @@ def test_bad_bodies_are_400_and_change_nothing(
     assert list(response.json()) == ["error"]
     assert response.json()["error"].startswith("Malformed request.")
     assert message in response.json()["error"]
+    assert counts(harness) == before
+
+
+def test_an_oversize_body_is_413_and_changes_nothing(harness: Harness) -> None:
+    created = harness.project()
+    before = counts(harness)
+    response = harness.client.post(
+        "/awt/v2/lora", content=b" " * (64 * 1024 + 10), headers=uplink_headers(created)
+    )
+    assert response.status_code == 413
+    assert response.json() == {"error": "The body is 65546 bytes; the limit is 65536."}
     assert counts(harness) == before
 
 

@@ -31,20 +31,29 @@ HEADER_SETTING = "astrocast_callback_header"
 SECRET_SETTING = "astrocast_callback_secret_sha256"
 DEFAULT_HEADER = "X-Callback-Secret"
 MAX_USER_DATA = 160
+CALLBACK_REFUSED = (
+    "Callback refused: the project's callback secret header is missing or wrong "
+    "(fieldstation project configure NAME --astrocast-callback-secret)."
+)
 
 
 def add_routes(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
     async def project_for(request: Request, name: str) -> Project:
+        """The project whose callback secret the request carries. An unknown project is refused exactly as
+        a wrong secret is, so that project names cannot be found out by trying them."""
         hub = hub_ref()
         try:
             project = await hub.projects.get(name)
-        except NotFound as exc:
-            raise AstrocastError(404, f"No project {name}.") from exc
-        expected = project.settings.get(SECRET_SETTING)
-        header = project.settings.get(HEADER_SETTING, DEFAULT_HEADER)
+        except NotFound:
+            project = None
+        settings = {} if project is None else project.settings
+        expected = settings.get(SECRET_SETTING)
+        header = settings.get(HEADER_SETTING, DEFAULT_HEADER)
         given = request.headers.get(header)
-        if not expected or given is None or not hmac.compare_digest(key_digest(given), expected):
-            raise AstrocastError(401, f"Callback refused: header {header} is missing or wrong.")
+        if project is None or not expected or given is None:
+            raise AstrocastError(401, CALLBACK_REFUSED)
+        if not hmac.compare_digest(key_digest(given), expected):
+            raise AstrocastError(401, CALLBACK_REFUSED)
         return project
 
     @app.post("/callbacks/{project_name}/messages")

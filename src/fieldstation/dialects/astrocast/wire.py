@@ -29,7 +29,7 @@ class BadDate(ValueError):
 def parse_date(value: str) -> int:
     """Dates as people type them: `2020-12-01T01:00:00.00`, `...Z`, `2022-10-1T00:00:00`, `2022-10-01`, an
     offset. Naive means UTC. Returns epoch microseconds."""
-    match = _DATE.match(value.strip())
+    match = _DATE.fullmatch(value.strip())
     if match is None:
         raise BadDate(value)
     year, month, day, hour, minute, second, fraction, zone = match.groups()
@@ -42,7 +42,10 @@ def parse_date(value: str) -> int:
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         hours, minutes = int(zone[1:3]), int(zone[-2:])
-        moment -= sign * timedelta(hours=hours, minutes=minutes)
+        try:
+            moment -= sign * timedelta(hours=hours, minutes=minutes)
+        except OverflowError as exc:  # an offset that takes the instant out of years 1..9999
+            raise BadDate(value) from exc
     micros = int(((fraction or "") + "000000")[:6])
     try:
         return values.time_us(int((moment - EPOCH).total_seconds()) * MICROS + micros, "date")

@@ -31,7 +31,8 @@ READING_FIELDS = (
     "altitude",
     "lux",
 )
-"""In the seed's order. `error` follows, only for a reading whose payload could not be parsed."""
+"""In the seed's order. `error` follows, only for a reading whose payload could not be parsed; `warning`, only
+for a reading whose frame was read despite something amiss (a CRC mismatch, another tag's id)."""
 
 
 def reading_object(device: Device, uid: str, decoded: Decoded) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def reading_object(device: Device, uid: str, decoded: Decoded) -> dict[str, Any]
         return failed
     values = decoded.values
     hdop_m = values.get("hdop_m")
-    return {
+    reading: dict[str, Any] = {
         "recordId": uid,
         "tagId": device.tag_id,
         "softwareVersion": values.get("software_version", device.software_version),
@@ -63,6 +64,9 @@ def reading_object(device: Device, uid: str, decoded: Decoded) -> dict[str, Any]
         "altitude": values.get("altitude_m"),
         "lux": values.get("lux"),
     }
+    if decoded.warnings:
+        reading["warning"] = "; ".join(decoded.warnings)
+    return reading
 
 
 def render_reading(device: Device, uid: str, decoded: Decoded) -> str:

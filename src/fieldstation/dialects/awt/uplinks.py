@@ -8,8 +8,6 @@ nothing.
 
 No `from __future__ import annotations`: FastAPI reads these annotations at run time."""
 
-import base64
-import binascii
 import logging
 from collections.abc import Awaitable, Callable
 from types import ModuleType
@@ -18,9 +16,11 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fieldstation.core import values
 from fieldstation.core.errors import NotFound, RateLimited, Unauthorized
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, NewUplink
+from fieldstation.core.values import BadValue
 from fieldstation.dialects.awt import errors
 from fieldstation.http.responses import JsonResponse
 from fieldstation.networks import BadBody, OtherEvent, actility, awt, chirpstack, ttn
@@ -156,8 +156,8 @@ def basic_credentials(header: str) -> tuple[str, str]:
     if scheme.lower() != "basic" or not encoded.strip():
         raise Unauthorized("no Basic credentials")
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+        decoded = values.base64_bytes(encoded.strip(), "Basic credentials").decode("utf-8")
+    except (BadValue, UnicodeDecodeError) as exc:
         raise Unauthorized("malformed Basic credentials") from exc
     username, colon, secret = decoded.partition(":")
     if not colon:

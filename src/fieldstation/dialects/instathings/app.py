@@ -142,7 +142,8 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         return JsonResponse({})
 
     # The seed documents POST and shows its curl example as a GET: both work.
-    @app.api_route("/devices/{device_id}/credentials/certificate", methods=["POST", "GET"])
+    @app.get("/devices/{device_id}/credentials/certificate", operation_id="certificate_get")
+    @app.post("/devices/{device_id}/credentials/certificate", operation_id="certificate_post")
     async def certificate(device_id: str, request: Request, ctx: Caller) -> Response:
         hub, project = ctx
         device = await device_of(hub, project, device_id)

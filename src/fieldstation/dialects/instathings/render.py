@@ -36,7 +36,7 @@ def data_record(reading: Reading, meta: dict[str, Any], device: Device, project:
     return {
         "ts": reading.time_us // 1000,
         "deviceId": device.short_id,
-        "data": reading.values,
+        "data": reading_data(reading.values, reading.latitude, reading.longitude, reading.error),
         "ttl": expires_s(project, reading.inserted_us),
         "principal": meta.get("principal") or NOT_APPLICABLE,
         "id": reading.uid,
@@ -52,8 +52,23 @@ def data_event(payload: dict[str, Any], project: Project) -> dict[str, Any]:
         "ts": payload["time_us"] // 1000,
         "ttl": expires_s(project, payload["inserted_us"]),
         "deviceId": payload["device"],
-        "data": payload["values"],
+        "data": reading_data(
+            payload["values"], payload.get("latitude"), payload.get("longitude"), payload.get("error")
+        ),
     }
+
+
+def reading_data(
+    values: dict[str, Any], latitude: float | None, longitude: float | None, error: str | None
+) -> dict[str, Any]:
+    """A record's `data`: what the device's payload said, with the reading's position (a tracker's fix, or
+    where the network located a modem) and, for a payload that could not be read, its `error`."""
+    data = dict(values)
+    if latitude is not None and longitude is not None:
+        data["latitude"], data["longitude"] = latitude, longitude
+    if error is not None:
+        data["error"] = error
+    return data
 
 
 def operation_object(operation: Operation, device: Device, project: Project) -> dict[str, Any]:

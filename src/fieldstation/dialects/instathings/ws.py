@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, WebSocket
-from starlette.websockets import WebSocketDisconnect
 
 from fieldstation.core.errors import NotFound, Unauthorized
 from fieldstation.core.hub import Hub
@@ -40,10 +39,9 @@ def add_route(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
                 asyncio.create_task(_close_when_revoked(hub, websocket, credential)),
             ]
             try:
-                while True:  # the client says nothing we need; reading notices when it leaves
-                    await websocket.receive_text()
-            except WebSocketDisconnect:
-                pass
+                # The client says nothing we need (text or binary alike); reading notices when it leaves.
+                while (await websocket.receive())["type"] != "websocket.disconnect":
+                    pass
             finally:
                 for task in helpers:
                     task.cancel()

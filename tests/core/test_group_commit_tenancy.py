@@ -1,0 +1,143 @@
+"""The group commit mixes projects in one batch and never their outcomes: concurrent submissions from
+several projects, with repeats, colliding outside ids and items the store cannot take, each get their own
+right answer, and the rows are exactly what was acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fieldstation.core.models import Device, NewDevice, NewUplink, Project
+from fieldstation.core.ports import StoredReading
+from tests.conftest import Harness
+
+PROJECTS = 3
+names = itertools.count()
+
+
+@dataclass(frozen=True)
+class Submission:
+    project: int
+    """Index into the projects of the example."""
+    message: int
+    """Which outside id (an Astrocast messageGuid): equal numbers collide, within and across projects."""
+    bad: bool
+    """An item the store cannot hold (a frame counter past 64 bits, as no parser lets through any more)."""
+
+
+SUBMISSIONS = st.lists(
+    st.builds(
+        Submission,
+        project=st.integers(0, PROJECTS - 1),
+        message=st.integers(0, 5),
+        bad=st.sampled_from([False, False, False, True]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def guid(message: int) -> str:
+    return f"00000000-0000-4000-8000-{message:012d}"
+
+
+def uplink(submission: Submission) -> NewUplink:
+    return NewUplink(
+        source="astrocast",
+        payload=f"message {submission.message}".encode(),
+        received_us=1_790_000_000_000_000,
+        f_cnt=2**70 if submission.bad else None,
+        uid=guid(submission.message),
+    )
+
+
+async def _submit_all(
+    harness: Harness, devices: list[Device], submissions: list[Submission]
+) -> list[StoredReading | BaseException]:
+    calls = [harness.hub.ingestor.submit(devices[s.project], uplink(s)) for s in submissions]
+    return await asyncio.gather(*calls, return_exceptions=True)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(submissions=SUBMISSIONS)
+def test_concurrent_submissions_of_several_projects(harness: Harness, submissions: list[Submission]) -> None:
+    projects: list[Project] = []
+    devices: list[Device] = []
+    for _ in range(PROJECTS):
+        project = harness.project(f"p{next(names)}").project
+        projects.append(project)
+        devices.append(
+            harness.run(
+                lambda p=project: harness.hub.devices.add(  # type: ignore[misc]
+                    p, NewDevice(name="modem", device_type="Astronode", codec="passthrough")
+                )
+            )
+        )
+
+    answers = harness.run(lambda: _submit_all(harness, devices, submissions))
+
+    first_good: dict[tuple[int, int], int] = {}
+    for index, (submission, answer) in enumerate(zip(submissions, answers, strict=True)):
+        key = (submission.project, submission.message)
+        if submission.bad and key not in first_good:
+            # Only the bad item itself fails; it cannot be stored, so it fails alone.
+            assert isinstance(answer, BaseException), (submission, answer)
+            continue
+        if submission.bad and isinstance(answer, BaseException):
+            continue  # a bad repeat of a stored message: refused, or recognised as the repeat it is
+        assert isinstance(answer, StoredReading), (submission, answer)
+        assert answer.uid == guid(submission.message)  # the outside id is the reading's id, per project
+        if key in first_good:
+            assert answer.duplicate, (index, submission)
+        else:
+            first_good[key] = index
+            assert not answer.duplicate, (index, submission)
+
+    db = sqlite3.connect(harness.hub.store.engine.url.database)  # type: ignore[attr-defined]
+    try:
+        for position, project in enumerate(projects):
+            rows = db.execute(
+                "SELECT r.uid, u.dedup_key FROM readings r JOIN uplinks u ON u.id = r.uplink_id "
+                "WHERE r.project_id = ? ORDER BY r.uid",
+                (project.id,),
+            ).fetchall()
+            expected = sorted(guid(message) for p, message in first_good if p == position)
+            assert [uid for uid, _ in rows] == expected
+    finally:
+        db.close()
+
+
+def test_a_bad_item_fails_alone_and_the_rest_of_its_batch_is_stored(harness: Harness) -> None:
+    project = harness.project().project
+    device = harness.run(
+        lambda: harness.hub.devices.add(
+            project, NewDevice(name="modem", device_type="Astronode", codec="passthrough")
+        )
+    )
+    batch = [Submission(0, message, bad=(message == 3)) for message in range(6)]
+    answers: list[Any] = harness.run(lambda: _submit_all(harness, [device], batch))
+    assert [isinstance(a, BaseException) for a in answers] == [False, False, False, True, False, False]
+
+
+@pytest.mark.parametrize("projects", [2])
+def test_the_same_callback_to_two_projects_is_stored_in_both(harness: Harness, projects: int) -> None:
+    owners = [harness.project(f"twin{n}").project for n in range(projects)]
+    devices = [
+        harness.run(
+            lambda p=p: harness.hub.devices.add(  # type: ignore[misc]
+                p, NewDevice(name="modem", guid="c984ff2b-e4d0-417f-8ea3-11d74a55d251", codec="passthrough")
+            )
+        )
+        for p in owners
+    ]
+    twice = [Submission(n, 7, bad=False) for n in range(projects)] * 2
+    answers = harness.run(lambda: _submit_all(harness, devices, twice))
+    assert [a.duplicate for a in answers] == [False] * projects + [True] * projects  # type: ignore[union-attr]
+    assert {a.uid for a in answers} == {guid(7)}  # type: ignore[union-attr]
