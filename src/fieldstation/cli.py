@@ -200,7 +200,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http=DeadlineHttpProtocol,
+        http=DeadlineHttpProtocol.with_header_timeout(settings.header_timeout_s),
         timeout_keep_alive=KEEP_ALIVE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         ws_max_size=WS_MAX_MESSAGE_BYTES,
@@ -505,7 +505,8 @@ def credential_revoke(
     credential_id: Annotated[int, typer.Argument(help="The credential's id, from `credential list`.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Revoke a credential: calls with it are refused within seconds (every worker caches keys for 5 s)."""
+    """Revoke a credential: a running hub refuses it from its next request on, and closes the WebSocket
+    sessions it opened."""
 
     async def revoke(hub: Hub) -> bool:
         return await hub.projects.revoke_credential(credential_id)

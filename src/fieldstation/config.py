@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         True, description="Create the demo project on a new data dir, and keep its fixes coming."
     )
     log_level: str = "info"
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A client must send a request's headers within this many seconds, or is cut off.",
+    )
 
     def database(self) -> str:
         if self.database_url:

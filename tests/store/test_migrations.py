@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 
 from fieldstation.codecs import awt_frame
 from fieldstation.core.clock import MICROS, FakeClock
+from fieldstation.core.devices import HUB_TAG_BASE
 from fieldstation.core.hub import build_hub
 from fieldstation.core.models import CommandStatus, NewDevice, NewUplink
 from fieldstation.core.ports import ReadingWindow, UplinkFilter
@@ -106,3 +107,83 @@ def test_sqlite_round_trip(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgres_round_trip(postgres_url: str) -> None:
     asyncio.run(_round_trip(postgres_url))
+
+
+async def _tenancy_migration(url: str) -> None:
+    """0005 on data written under 0004: a tagless device gets a tag from the hub's range and its stored AWT
+    readings say so; outside ids become unique per project, not across the installation."""
+    from sqlalchemy import text
+
+    engine = connect(url)
+    try:
+        await migrate(engine, "0004")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO projects (id, name, short_id, created_us, auto_register, is_demo, settings) "
+                    "VALUES (1, 'a', 'pa', 0, false, false, '{}'), (2, 'b', 'pb', 0, false, false, '{}')"
+                )
+            )
+            for device_id, project_id, tag in ((1, 1, None), (2, 1, None), (3, 1, 7), (4, 2, None)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO devices (id, project_id, guid, short_id, name, tag_id, device_type, codec, "
+                        "created_us) VALUES (:id, :p, :guid, :short, 'd', :tag, 'Astronode', 'passthrough', 0)"
+                    ),
+                    {
+                        "id": device_id,
+                        "p": project_id,
+                        "guid": f"g{device_id}",
+                        "short": f"s{device_id}",
+                        "tag": tag,
+                    },
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO readings (uid, project_id, device_id, time_us, inserted_us, values_json, awt_json) "
+                    "VALUES ('r1', 1, 2, 0, 0, '{}', :awt)"
+                ),
+                {"awt": '{"recordId":"r1","tagId":null,"voltage":null}'},
+            )
+        await migrate(engine)
+        async with engine.connect() as conn:
+            tags = dict((await conn.execute(text("SELECT id, tag_id FROM devices ORDER BY id"))).all())
+            awt_json = await conn.scalar(text("SELECT awt_json FROM readings WHERE uid = 'r1'"))
+        assert tags == {1: HUB_TAG_BASE, 2: HUB_TAG_BASE + 1, 3: 7, 4: HUB_TAG_BASE}
+        assert orjson.loads(awt_json)["tagId"] == HUB_TAG_BASE + 1
+        async with engine.begin() as conn:  # the same outside ids in another project are fine now
+            await conn.execute(
+                text(
+                    "INSERT INTO devices (id, project_id, guid, short_id, name, device_type, codec, created_us) "
+                    "VALUES (9, 2, 'g1', 's9', 'd', 'Astronode', 'passthrough', 0)"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO readings (uid, project_id, device_id, time_us, inserted_us, values_json, awt_json) "
+                    "VALUES ('r1', 2, 4, 0, 0, '{}', '{}')"
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+def test_sqlite_tenancy_migration(tmp_path: Path) -> None:
+    asyncio.run(_tenancy_migration(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"))
+
+
+@pytest.mark.postgres
+def test_postgres_tenancy_migration(postgres_url: str) -> None:
+    async def fresh_database() -> str:
+        from sqlalchemy import text
+
+        server = connect(postgres_url)
+        try:
+            async with server.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("CREATE DATABASE tenancy"))
+        finally:
+            await server.dispose()
+        return postgres_url.rsplit("/", 1)[0] + "/tenancy"
+
+    asyncio.run(_tenancy_migration(asyncio.run(fresh_database())))

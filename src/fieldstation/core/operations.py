@@ -4,13 +4,15 @@ answered by the device through its gateway link, or at once by a virtual device.
 from __future__ import annotations
 
 import random
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import NotFound
 from fieldstation.core.events import EventBus
 from fieldstation.core.ids import short_id
-from fieldstation.core.models import Device, Event, Operation, Project
+from fieldstation.core.models import Device, Event, LogLine, Operation, Project
 from fieldstation.core.ports import StorePort
 
 OPERATION_TTL_S = 86_400
@@ -64,6 +66,31 @@ class Operations:
                         "device": device.short_id,
                         "response": response,
                         "ttl": operation.created_us // MICROS + OPERATION_TTL_S,
+                    },
+                )
+            )
+
+    async def record_logs(self, device: Device, lines: Sequence[LogLine]) -> None:
+        """Keep a device's log lines (a gateway's software logging) and tell live subscribers, one event per
+        container. The gateway link is what calls this."""
+        if not lines:
+            return
+        await self._store.add_log_lines(device.project_id, lines)
+        by_container: dict[str, list[LogLine]] = defaultdict(list)
+        for line in lines:
+            by_container[line.container].append(line)
+        for container, kept in by_container.items():
+            self._events.publish(
+                Event(
+                    device.project_id,
+                    "log",
+                    {
+                        "device": device.short_id,
+                        "container": container,
+                        "lines": [
+                            {"kind": line.kind, "message": line.message, "logged_us": line.logged_us}
+                            for line in kept
+                        ],
                     },
                 )
             )

@@ -26,6 +26,13 @@ WS_MAX_MESSAGE_BYTES = 64 * 1024
 class DeadlineHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with a deadline on the request line and headers."""
 
+    header_timeout_s = HEADER_TIMEOUT_S
+
+    @classmethod
+    def with_header_timeout(cls, seconds: float) -> type[DeadlineHttpProtocol]:
+        """The protocol class for uvicorn's `http` setting, with its own header deadline."""
+        return type(cls.__name__, (cls,), {"header_timeout_s": seconds})
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
@@ -59,7 +66,7 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
 
     def _arm_header_deadline(self) -> None:
         self._header_bytes = 0
-        self._header_deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
+        self._header_deadline = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
 
     def _disarm_header_deadline(self) -> None:
         if self._header_deadline is not None:
@@ -69,5 +76,7 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
         if not self.transport.is_closing():
-            self.logger.info("closing a connection whose request headers took over %s s", HEADER_TIMEOUT_S)
+            self.logger.info(
+                "closing a connection whose request headers took over %s s", self.header_timeout_s
+            )
             self.transport.close()

@@ -77,9 +77,28 @@ def _alembic_config(connection: Connection) -> Config:
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to `revision`. Safe to run at every start and from several workers at once on
-    PostgreSQL (Alembic takes the version table's row lock inside the transaction)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
+    PostgreSQL (Alembic takes the version table's row lock inside the transaction).
+
+    On SQLite, foreign keys are not enforced while migrating: a batch migration recreates a table (copy,
+    drop, rename), and dropping `devices` with enforcement on would cascade to every reading and uplink.
+    SQLite ignores the pragma inside a transaction, so it is set before the migration's transaction; the
+    keys are checked once it is done."""
+    sqlite = engine.dialect.name == "sqlite"
+    async with engine.connect() as connection:
+        if sqlite:
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        try:
+            async with connection.begin():
+                await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
+            if sqlite:
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} rows with broken foreign keys")
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from fieldstation.codecs import awt_frame
-from fieldstation.core.models import Event
+from fieldstation.core.models import Event, LogLine
 from tests.conftest import START_S, Harness, token_headers
 from tests.dialects.instathings.conftest import Client
 
@@ -88,25 +88,32 @@ def test_logs_are_sent_in_batches(it: Client, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(stream, "LOG_BATCH_S", 0.05)
     gateway = it.device(isGateway=True)
+    device = it.harness.run(lambda: it.harness.hub.devices.by_short_id(it.created.project, gateway["id"]))
+    assert device is not None
+    now = it.harness.clock.now_us()
     lines = [
-        {"message": f"2020-05-07T15:01:20.56{n}Z gate:log Connecting...", "type": "LOG", "timestamp": n}
+        LogLine(device.id, "gate", "LOG", f"2020-05-07T15:01:20.56{n}Z gate:log Connecting...", n * 1000, now)
         for n in range(3)
     ]
 
-    async def publish() -> None:
+    async def record() -> None:
+        # As the gateway link will: one call per line, each announced as it is kept.
         for line in lines:
-            it.harness.hub.events.publish(
-                Event(
-                    it.created.project.id,
-                    "log",
-                    {"logs": [line], "deviceId": gateway["id"], "containerName": "gate"},
-                )
-            )
+            await it.harness.hub.operations.record_logs(device, [line])
 
     with it.harness.client.websocket_connect(url(it)) as ws:
-        it.harness.run(publish)
+        it.harness.run(record)
         batch = ws.receive_json()
     assert batch == {
         "action": "log",
-        "payload": {"logs": lines, "deviceId": gateway["id"], "containerName": "gate"},
+        "payload": {
+            "logs": [
+                {"message": line.message, "type": "LOG", "timestamp": line.logged_us // 1000}
+                for line in lines
+            ],
+            "deviceId": gateway["id"],
+            "containerName": "gate",
+        },
     }
+    kept = it.call("GET", f"/device/v1/devices/{gateway['id']}/gate/logs").json()
+    assert [entry["message"] for entry in kept] == [line.message for line in lines]

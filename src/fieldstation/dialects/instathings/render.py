@@ -79,3 +79,8 @@ def operation_object(operation: Operation, device: Device, project: Project) -> 
         "deviceId": device.short_id,
         "id": operation.short_id,
     }
+
+
+def log_entry(line: dict[str, Any]) -> dict[str, Any]:
+    """A log line as the `log` event carries it."""
+    return {"message": line["message"], "type": line["kind"], "timestamp": line["logged_us"] // 1000}

@@ -90,8 +90,8 @@ async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
         event: Event
         async for event in stream:
             if event.action == "log":
-                key = (event.payload["deviceId"], event.payload["containerName"])
-                logs[key].extend(event.payload["logs"])
+                key = (event.payload["device"], event.payload["container"])
+                logs[key].extend(render.log_entry(line) for line in event.payload["lines"])
                 continue
             message = {"action": event.action, "payload": _payload(event, project)}
             await websocket.send_text(orjson.dumps(message).decode())

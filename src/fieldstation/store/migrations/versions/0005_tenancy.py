@@ -61,10 +61,9 @@ def _give_tag_ids() -> None:
         )
         bind.execute(
             sa.text(
-                "UPDATE readings SET awt_json = replace(awt_json, '\"tagId\":null', :tagged) "
-                "WHERE device_id = :id"
+                "UPDATE readings SET awt_json = replace(awt_json, :untagged, :tagged) WHERE device_id = :id"
             ),
-            {"tagged": f'"tagId":{tag}', "id": device_id},
+            {"untagged": '"tagId":null', "tagged": f'"tagId":{tag}', "id": device_id},
         )
 
 
