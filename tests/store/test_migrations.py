@@ -147,7 +147,8 @@ async def _tenancy_migration(url: str) -> None:
             )
         await migrate(engine)
         async with engine.connect() as conn:
-            tags = dict((await conn.execute(text("SELECT id, tag_id FROM devices ORDER BY id"))).all())
+            rows = (await conn.execute(text("SELECT id, tag_id FROM devices ORDER BY id"))).all()
+            tags = {row[0]: row[1] for row in rows}
             awt_json = await conn.scalar(text("SELECT awt_json FROM readings WHERE uid = 'r1'"))
         assert tags == {1: HUB_TAG_BASE, 2: HUB_TAG_BASE + 1, 3: 7, 4: HUB_TAG_BASE}
         assert orjson.loads(awt_json)["tagId"] == HUB_TAG_BASE + 1
