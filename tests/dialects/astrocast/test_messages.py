@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from fieldstation.codecs import astrocast_geo, awt_frame
+from fieldstation.core.models import NewUplink
 from fieldstation.core.projects import CreatedProject
 from tests.conftest import START_S, Harness, token_headers
 from tests.dialects.astrocast.conftest import astronode, key, send
@@ -171,3 +172,18 @@ def test_other_accept_types_get_json(harness: Harness, project: CreatedProject) 
     )
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
+
+
+def test_a_time_stored_before_the_hub_refused_it_does_not_break_a_listing(harness: Harness) -> None:
+    """An uplink received in year 10000 (UTC) could be stored before times were checked where they enter:
+    its dates render as null, and every listing still answers."""
+    created = harness.project()
+    device = astronode(harness, created)
+    far = NewUplink(source="ttn", payload=b"\x01" * 8, received_us=253_402_304_399_000_000)
+    harness.run(lambda: harness.hub.ingestor.ingest(device, [far]))
+    for path in ("/astrocast/v1/messages", "/astrocast/v1/devices", "/astrocast/v1/devices/summary"):
+        for accept in ("application/json", "text/csv"):
+            response = harness.client.get(path, headers=key(created) | {"Accept": accept})
+            assert response.status_code == 200, (path, response.text)
+    [message] = harness.client.get("/astrocast/v1/messages", headers=key(created)).json()
+    assert message["receivedDate"] is None

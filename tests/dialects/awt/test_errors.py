@@ -76,3 +76,17 @@ def test_bad_requests_change_nothing(harness: Harness) -> None:
         == 401
     )
     assert len(harness.client.get("/awt/v2/data/latest", headers=headers).json()) == 1
+
+
+def test_an_unreachable_store_is_503_in_awts_shape(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fieldstation.store import connect
+
+    created = harness.project()
+    headers = harness.awt(created)  # key and project are remembered now
+    monkeypatch.setattr(harness.hub.store, "engine", connect("sqlite+aiosqlite:////proc/no/such.db"))
+    response = harness.client.get("/awt/v2/devices", headers=headers)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+    assert response.json() == {
+        "error": "Service unavailable: the data store cannot be reached. Try again later."
+    }

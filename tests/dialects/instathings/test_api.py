@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import base64
 import io
+import sqlite3
+import subprocess
 import zipfile
+from pathlib import Path
 
+import orjson
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -216,7 +220,7 @@ def test_sandbox_certificate_json(it: Client) -> None:
     assert it.call("POST", f"/devices/{not_gateway['id']}/credentials/certificate").status_code == 400
 
 
-def test_live_certificate_zip_holds_what_a_gateway_needs(it: Client) -> None:
+def test_live_certificate_zip_holds_what_a_gateway_needs(it: Client, tmp_path: Path) -> None:
     it.harness.run(lambda: it.harness.hub.projects.configure(it.created.project, instathings_env="live"))
     gateway = it.device(isGateway=True)
     response = it.call("POST", f"/devices/{gateway['id']}/credentials/certificate")
@@ -233,7 +237,32 @@ def test_live_certificate_zip_holds_what_a_gateway_needs(it: Client) -> None:
     leaf.verify_directly_issued_by(ca)
     assert env["CERTIFICATE_ID"] == leaf.fingerprint(hashes.SHA256()).hex()
     assert archive.getinfo("install.sh").external_attr >> 16 & 0o111
-    assert b"fieldstation" in archive.read("install.sh")
+    _runs_the_agent(archive, tmp_path)
+
+
+def _runs_the_agent(archive: zipfile.ZipFile, tmp_path: Path) -> None:
+    """install.sh, run as a person would, with python3 standing in for itself: it installs the credentials
+    where the agent reads them, privately, and starts the agent on them."""
+    unpacked, home, tools = tmp_path / "bundle", tmp_path / "gateway", tmp_path / "tools"
+    archive.extractall(unpacked)
+    tools.mkdir()
+    fake_python = tools / "python3"
+    fake_python.write_text(
+        "#!/bin/sh\n"  # python3 -m venv DIR: a venv whose pip does nothing and whose agent says how it was run
+        'mkdir -p "$3/bin"\n'
+        'printf "#!/bin/sh\\n" > "$3/bin/pip"\n'
+        'printf "#!/bin/sh\\necho \\"\\$@\\" > %s/ran\\n" "$3" > "$3/bin/fieldstation"\n'
+        'chmod +x "$3/bin/pip" "$3/bin/fieldstation"\n'
+    )
+    fake_python.chmod(0o755)
+    env = {"PATH": f"{tools}:/usr/bin:/bin", "HOME": str(tmp_path), "FIELDSTATION_GATEWAY_DIR": str(home)}
+    subprocess.run(
+        ["bash", str(unpacked / "install.sh")], env=env, check=True, capture_output=True, timeout=30
+    )
+    for name in ("certificate.pem", "private.key", "ca.pem", ".env"):
+        assert (home / name).read_bytes() == archive.read(name)
+        assert (home / name).stat().st_mode & 0o777 == 0o600
+    assert (home / "venv" / "ran").read_text().split() == ["gateway", "run", "--config", f"{home}/.env"]
 
 
 def test_catalogue(it: Client) -> None:
@@ -251,10 +280,34 @@ def test_catalogue(it: Client) -> None:
     assert it.call("GET", "/device/v1/types/nope").status_code == 404
 
 
+def _operations(it: Client, action: str) -> list[tuple[str, str]]:
+    db = sqlite3.connect(it.harness.hub.store.engine.url.database)  # type: ignore[attr-defined]
+    try:
+        return db.execute(
+            "SELECT d.short_id, o.request FROM operations o JOIN devices d ON d.id = o.device_id "
+            "WHERE o.action = ? ORDER BY o.id",
+            (action,),
+        ).fetchall()
+    finally:
+        db.close()
+
+
 def test_control_and_status_polling(it: Client) -> None:
     virtual = it.device(isVirtual=True)
     plug = it.device(name="plug", type="01c2fd9f-fb3a-45cf-8be3-97e00b7510c6")
-    assert it.call("POST", f"/device/v1/control/{plug['id']}/set", json={"state": "TOGGLE"}).json() == {}
+    assert (
+        it.call("POST", f"/device/v1/control/{plug['id']}/set?duration=5", json={"state": "TOGGLE"}).json()
+        == {}
+    )
+    # The command is kept, whole, for the plug's gateway link to take.
+    [kept] = _operations(it, "set")
+    assert kept[0] == plug["id"]
+    assert orjson.loads(kept[1]) == {
+        "body": {"state": "TOGGLE"},
+        "query": {"duration": "5"},
+        "path": None,
+        "method": None,
+    }
     response = it.call("POST", f"/device/v1/control/{virtual['id']}/status")
     assert response.status_code == 202
     location = response.headers["Location"]

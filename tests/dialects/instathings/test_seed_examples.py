@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -73,29 +75,55 @@ def test_every_cloud_curl_of_the_seed(live_server: LiveServer) -> None:
                          ":protocolId": "vRy6GTde", ":typeId": HUE}  # fmt: skip
 
     by_path = {c.splitlines()[0] + c: c for c in curls}
-    expected = [
-        ('/device/v1/devices"', child, 200),
-        ('/device/v1/devices/:deviceId"', gateway, 200),
-        ("/credentials/certificate", gateway, 200),
-        ('/data"', child, 200),
-        ("-XPATCH", child, 200),
+
+    def is_device_list(body: Any) -> bool:
+        return {child, gateway} <= {d["id"] for d in body} and all("projectId" in d for d in body)
+
+    def is_gateway(body: Any) -> bool:
+        return body["id"] == gateway and child in [d["id"] for d in body["subDevices"]]
+
+    def is_certificate(body: Any) -> bool:
+        return body["id"] == gateway and set(body["credentials"]) == {
+            "certificatePem",
+            "privateKey",
+            "publicKey",
+        }
+
+    def is_data_page(body: Any) -> bool:
+        return set(body) == {"data", "totalItems"} and body["totalItems"] == len(body["data"]) >= 1
+
+    expected: list[tuple[str, str, Callable[[Any], bool]]] = [
+        ('/device/v1/devices"', child, is_device_list),
+        ('/device/v1/devices/:deviceId"', gateway, is_gateway),
+        ("/credentials/certificate", gateway, is_certificate),
+        ('/data"', child, is_data_page),
+        ("-XPATCH", child, lambda body: body == {}),
         (
             "-XDELETE -H 'Authorization: Bearer abc.def.ghi' 'http://yourProjectName.instathings.io/device/v1/devices/:deviceId'",
             spare,
-            200,
+            lambda body: body == {},
         ),
-        ("/subDevice/subDevices/", other_child, 200),
-        ("/set'", child, 200),
-        ("/logs", gateway, 200),
-        ("/protocols/", child, 200),
-        ('/device/v1/types"', child, 200),
-        ("/types/:typeId", child, 200),
+        ("/subDevice/subDevices/", other_child, lambda body: body == {}),
+        ("/set'", child, lambda body: body == {}),
+        ("/logs", gateway, lambda body: body == []),
+        ("/protocols/", child, lambda body: body == {"id": "vRy6GTde", "name": "Zigbee", "slug": "zigbee"}),
+        ('/device/v1/types"', child, lambda body: HUE in [t["id"] for t in body]),
+        ("/types/:typeId", child, lambda body: body["id"] == HUE),
     ]
-    for marker, device, wanted in expected:
+    deadline = time.monotonic() + 10  # the virtual device's first record comes with the hub's next tick
+    while (
+        api.get(f"/device/v1/devices/{child}/data").json()["totalItems"] == 0 and time.monotonic() < deadline
+    ):
+        time.sleep(0.2)
+    for marker, device, answers_as_the_seed_says in expected:
         [command] = [c for key, c in by_path.items() if marker in key]
         status, body, _ = run(command, with_ids(device))
-        assert status == wanted, (marker, body)
-        assert httpx.Response(200, content=body).json() is not None
+        assert status == 200, (marker, body)
+        assert answers_as_the_seed_says(httpx.Response(200, content=body).json()), (marker, body)
+    # What the PATCH and the DELETEs did is visible.
+    assert api.get(f"/device/v1/devices/{child}").json()["name"] == "New name"
+    assert api.get(f"/device/v1/devices/{spare}").status_code == 404
+    assert api.get(f"/device/v1/devices/{other_child}").status_code == 404
     [status_curl] = [c for c in curls if "/status'" in c]
     status, body, headers = run(status_curl, with_ids(child))
     assert status == 202

@@ -9,7 +9,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from fieldstation.codecs import awt_frame
-from fieldstation.core.models import Event, LogLine
+from fieldstation.core.models import CredentialKind, Event, LogLine
 from tests.conftest import START_S, Harness, token_headers
 from tests.dialects.instathings.conftest import Client
 
@@ -117,3 +117,21 @@ def test_logs_are_sent_in_batches(it: Client, monkeypatch: pytest.MonkeyPatch) -
     }
     kept = it.call("GET", f"/device/v1/devices/{gateway['id']}/gate/logs").json()
     assert [entry["message"] for entry in kept] == [line.message for line in lines]
+
+
+def test_revoking_the_credential_closes_its_sessions(it: Client) -> None:
+    credential_id = it.created.credentials[CredentialKind.INSTATHINGS].credential.id
+    with it.harness.client.websocket_connect(url(it)) as ws:
+        assert it.harness.run(lambda: it.harness.hub.projects.revoke_credential(credential_id))
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 1008
+    assert it.call("GET", "/device/v1/devices").status_code == 401
+
+
+def test_binary_frames_from_the_client_are_ignored(it: Client) -> None:
+    with it.harness.client.websocket_connect(url(it)) as ws:
+        ws.send_bytes(b"\x00\xff")
+        ws.send_text("hello")
+        it.harness.run(lambda: _publish_marker(it.harness, it))
+        assert ws.receive_json()["action"] == "marker"
