@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -173,6 +174,7 @@ def serve(
         MAX_HEADER_BYTES,
         WS_MAX_MESSAGE_BYTES,
         DeadlineHttpProtocol,
+        RedactSecrets,
     )
 
     settings = _settings(data_dir, host=host, port=port, demo=demo)
@@ -194,6 +196,7 @@ def serve(
         demo_credentials = json.loads(credentials_file.read_text())
         console.print(f"Demo project credentials (kept in {credentials_file}):")
         console.print_json(json.dumps({k: v for k, v in demo_credentials.items() if k != "project"}))
+    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -9,6 +9,8 @@ deadline in `guard.RequestGuard`; idle keep-alive connections are closed after `
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -80,3 +82,19 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
                 "closing a connection whose request headers took over %s s", self.header_timeout_s
             )
             self.transport.close()
+
+
+_SECRET_PARAMETER = re.compile(r"(access_token|token|Token)=[^&\s]*")
+
+
+class RedactSecrets(logging.Filter):
+    """Access-log lines without the secrets some clients must put in a URL (the Instathings WebSocket's
+    `access_token`, ThingPark's `Token`): a log is read by more people than a secret should be."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _SECRET_PARAMETER.sub(r"\1=(hidden)", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
