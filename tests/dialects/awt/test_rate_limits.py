@@ -13,7 +13,7 @@ from fieldstation.config import Settings
 from fieldstation.core.clock import FakeClock
 from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
-from tests.conftest import Harness, token_headers
+from tests.conftest import Harness, basic, token_headers
 
 REJECTED = {"error": "Rate limit reached - request rejected."}
 
@@ -66,6 +66,14 @@ def test_token_is_one_per_minute(limited: Harness) -> None:
     assert rejected.json() == REJECTED
     assert rejected.headers["Retry-After"] == "1"
     limited.clock.advance(1)
+    assert limited.client.post("/awt/v2/token", headers=token_headers(created)).status_code == 200
+
+
+def test_a_wrong_password_does_not_spend_the_owners_token_quota(limited: Harness) -> None:
+    created = limited.project()
+    guess = {**token_headers(created), "Authorization": basic(created.project.name, "guess")}
+    for _ in range(3):
+        assert limited.client.post("/awt/v2/token", headers=guess).status_code == 401
     assert limited.client.post("/awt/v2/token", headers=token_headers(created)).status_code == 200
 
 

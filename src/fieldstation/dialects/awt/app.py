@@ -82,11 +82,13 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             username, secret = basic_credentials(request.headers.get("authorization", ""))
         except Unauthorized as exc:
             raise errors.AwtError(401, errors.BAD_KEY) from exc
-        await spend(hub, credential, groups.TOKEN)
         try:
             await hub.auth.password(credential, username, secret, client_address(request))
         except Unauthorized as exc:
             raise errors.AwtError(401, errors.BAD_KEY) from exc
+        # Counted once the password is right: someone who holds the key but not the password cannot spend
+        # the owner's one token a minute. Guessing is bounded by the password throttle (core/auth.py).
+        await spend(hub, credential, groups.TOKEN)
         issued = hub.tokens.issue(credential, TOKEN_LIFETIME_S)
         return JsonResponse({"token": issued, "expires_in": "1h", "token_type": "Bearer"})
 
