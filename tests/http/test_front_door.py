@@ -209,3 +209,22 @@ def test_a_credential_revoked_with_the_cli_is_refused_at_once(server: LiveServer
         capture_output=True,
     )
     assert httpx.get(url, headers={"x-api-key": key}).status_code == 401
+
+
+def test_a_setting_changed_with_the_cli_applies_to_the_next_request(server: LiveServer) -> None:
+    created = server.cli("project", "create", "maintained")
+    url = f"{server.base}/astrocast/v1/devices"
+    headers = {"x-api-key": created["astrocast"]["api_key"]}
+    assert httpx.get(url, headers=headers).status_code == 200  # the project is remembered by the server now
+    _fieldstation(server, "maintenance", "on", "--project", "maintained")
+    assert httpx.get(url, headers=headers).status_code == 503
+    _fieldstation(server, "maintenance", "off", "--project", "maintained")
+    assert httpx.get(url, headers=headers).status_code == 200
+
+
+def _fieldstation(server: LiveServer, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "fieldstation", *args, "--data-dir", str(server.data_dir)],
+        check=True,
+        capture_output=True,
+    )
