@@ -15,8 +15,8 @@ from fieldstation.store.change_signal import FileChangeSignal
 
 DIALECTS: tuple[ModuleType, ...] = (awt, astrocast, instathings)
 CHANGES_FILE = "changes"
-"""In the data dir: where the processes of one installation announce changes to settings, credentials
-and devices (core/freshness.py)."""
+"""In the data dir, `changes.credentials`, `changes.projects`, `changes.devices`: where the processes of one
+installation announce their changes (core/freshness.py)."""
 
 
 def rate_policy(settings: Settings) -> dict[str, Limit]:
@@ -42,7 +42,7 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         clock or SystemClock(),
         render_awt=awt.render_reading,
         rate_policy=rate_policy(settings),
-        changes=FileChangeSignal(settings.data_dir / CHANGES_FILE),
+        changes=lambda topic: FileChangeSignal(settings.data_dir / f"{CHANGES_FILE}.{topic}"),
     )
 
 

@@ -203,7 +203,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http=DeadlineHttpProtocol.with_header_timeout(settings.header_timeout_s),
+        http=DeadlineHttpProtocol.with_timeouts(settings.header_timeout_s, settings.body_timeout_s),
         timeout_keep_alive=KEEP_ALIVE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         ws_max_size=WS_MAX_MESSAGE_BYTES,

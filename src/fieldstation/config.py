@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         gt=0,
         description="A client must send a request's headers within this many seconds, or is cut off.",
     )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="A client must send a request's body within this many seconds of its headers."
+    )
 
     def database(self) -> str:
         if self.database_url:

@@ -21,6 +21,7 @@ from tests.conftest import LiveServer, start_server
 
 pytestmark = pytest.mark.live
 HEADER_TIMEOUT_S = 1.0
+BODY_TIMEOUT_S = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = start_server(
         tmp_path_factory.mktemp("front") / "data",
         "--no-demo",
-        env={"FIELDSTATION_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S)},
+        env={
+            "FIELDSTATION_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+            "FIELDSTATION_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
+        },
     )
     yield live
     live.process.terminate()
@@ -121,6 +125,19 @@ def test_half_sent_headers_are_cut_at_the_deadline(server: LiveServer) -> None:
         waited = time.monotonic() - started
     assert HEADER_TIMEOUT_S * 0.8 < waited < HEADER_TIMEOUT_S + 3
     assert httpx.get(f"{server.base}/healthz").status_code == 200
+
+
+def test_a_body_that_stalls_is_cut_at_its_deadline(server: LiveServer) -> None:
+    host, port = server.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(
+            b"POST /instathings/authentication/v1/oauth/token HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n" + b"{" * 10
+        )
+        started = time.monotonic()
+        assert conn.recv(1024) == b""  # the route is still waiting for the body: no answer, a cut
+        waited = time.monotonic() - started
+    assert BODY_TIMEOUT_S * 0.8 < waited < BODY_TIMEOUT_S + 3
 
 
 def test_an_idle_connection_is_cut_at_the_deadline(server: LiveServer) -> None:

@@ -19,7 +19,7 @@ from typing import TypeVar
 from fieldstation.core.cache import TtlCache
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import Unauthorized
-from fieldstation.core.freshness import Freshness
+from fieldstation.core.freshness import CREDENTIALS, Freshness
 from fieldstation.core.hashing import key_digest, verify_password
 from fieldstation.core.models import Credential, CredentialKind
 from fieldstation.core.ports import StorePort
@@ -45,10 +45,13 @@ class Authenticator:
         self._limiter = limiter
         self._argon2 = asyncio.Semaphore(CONCURRENT_VERIFICATIONS)
         self._trusted: dict[str, int] = {}
-        self._keys: TtlCache[str, Credential] = TtlCache(clock, KEY_TTL_S, freshness=freshness)
-        self._by_id: TtlCache[int, Credential] = TtlCache(clock, KEY_TTL_S, freshness=freshness)
+        self._keys: TtlCache[str, Credential] = TtlCache(clock, KEY_TTL_S, freshness=(freshness, CREDENTIALS))
+        self._by_id: TtlCache[int, Credential] = TtlCache(
+            clock, KEY_TTL_S, freshness=(freshness, CREDENTIALS)
+        )
+        # Proofs are not forgotten on changes: a revoked credential is refused by `key` and `by_id` first,
+        # and forgetting them would make every busy network server pay argon2 again after any change.
         self._verified: dict[str, int] = {}
-        freshness.register(self._verified)  # a revoked credential's proofs go with it
         self._verifying: dict[str, asyncio.Future[bool]] = {}
 
     async def key(self, kind: CredentialKind, api_key: str | None) -> Credential:

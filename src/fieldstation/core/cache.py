@@ -20,12 +20,17 @@ V = TypeVar("V")
 
 class TtlCache(Generic[K, V]):
     def __init__(
-        self, clock: Clock, ttl_s: float, max_entries: int = 100_000, freshness: Freshness | None = None
+        self,
+        clock: Clock,
+        ttl_s: float,
+        max_entries: int = 100_000,
+        freshness: tuple[Freshness, str] | None = None,
     ) -> None:
+        """`freshness`: the invalidation path and the topic (core/freshness.py) this cache follows."""
         self._clock = clock
-        self._freshness = freshness
+        self._freshness = None if freshness is None else freshness[0]
         if freshness is not None:
-            freshness.register(self)
+            freshness[0].register(freshness[1], self)
         self._ttl_us = int(ttl_s * MICROS)
         self._max_entries = max_entries
         self._entries: dict[K, tuple[V, int]] = {}

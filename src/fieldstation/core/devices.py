@@ -13,7 +13,7 @@ from fieldstation.core import values
 from fieldstation.core.cache import TtlCache
 from fieldstation.core.clock import Clock
 from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound
-from fieldstation.core.freshness import Freshness
+from fieldstation.core.freshness import DEVICES, Freshness
 from fieldstation.core.ids import guid, short_id
 from fieldstation.core.models import Device, NewDevice, Project, Reading
 from fieldstation.core.ports import StorePort
@@ -53,7 +53,7 @@ class Devices:
         self._clock = clock
         self._freshness = freshness
         self._by_eui: TtlCache[tuple[int, str], Device] = TtlCache(
-            clock, DEVICE_CACHE_TTL_S, freshness=freshness
+            clock, DEVICE_CACHE_TTL_S, freshness=(freshness, DEVICES)
         )
 
     async def add(self, project: Project, device: NewDevice) -> Device:
@@ -78,18 +78,18 @@ class Devices:
             created_us=self._clock.now_us(),
             tag_from=HUB_TAG_BASE,
         )
-        self._freshness.announce()
+        self._freshness.announce(DEVICES)
         return added
 
     async def update(self, device: Device, **changes: Any) -> Device:
         """Change a device's fields (names as in `Device`); every worker sees the change at once."""
         await self._store.update_device(device.id, **changes)
-        self._freshness.announce()
+        self._freshness.announce(DEVICES)
         return dataclasses.replace(device, **{k: v for k, v in changes.items() if hasattr(device, k)})
 
     async def delete(self, device: Device) -> None:
         await self._store.delete_device(device.id)
-        self._freshness.announce()
+        self._freshness.announce(DEVICES)
 
     async def by_short_id(self, project: Project, short_id: str) -> Device | None:
         return await self._store.device_by_short_id(project.id, short_id)

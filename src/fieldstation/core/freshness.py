@@ -1,18 +1,28 @@
 """One invalidation path for everything the hub remembers (credentials, projects, devices).
 
 A change made anywhere (an API call in this worker, the CLI in another process, another worker) is
-announced on a `ChangeSignal`; every cache checks the signal before it answers, so the next request of
-every worker sees the change, with no TTL to wait out. Live sessions that must react to a change with no
-request of their own (a WebSocket opened with a credential that was just revoked) wait on `changed()`.
+announced on the change signal of what it changed (its topic); every cache checks the signals before it
+answers, so the next request of every process sees the change, with no TTL to wait out. Live sessions that
+must react to a change with no request of their own (a WebSocket opened with a credential that was just
+revoked) wait on `changed(topic)`.
 
-The signal is cheap to read (a `stat` of a file on one machine; see `store.change_signal`), so checking it
-on every cache read costs microseconds; the caches' TTLs remain as a backstop only."""
+Signals are cheap to read (a `stat` of a file on one machine; see `store.change_signal`) and are read at
+most once a millisecond, however many cache reads a request makes; the caches' TTLs remain as a backstop
+only. Topics keep a device that reports a new software version from flushing every credential."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Protocol
+
+CHECK_EVERY_NS = 1_000_000
+"""Another process's change is seen within a millisecond; this process's own at once."""
+CREDENTIALS, PROJECTS, DEVICES = "credentials", "projects", "devices"
+TOPICS = (CREDENTIALS, PROJECTS, DEVICES)
 
 
 class ChangeSignal(Protocol):
@@ -21,6 +31,10 @@ class ChangeSignal(Protocol):
 
     def announce(self) -> None:
         """Tell every process sharing the signal that something changed."""
+
+
+SignalFor = Callable[[str], ChangeSignal]
+"""The signal of a topic."""
 
 
 class Forgetful(Protocol):
@@ -41,37 +55,48 @@ class InProcessSignal:
         self._stamp = next(self._counter)
 
 
-class Freshness:
-    def __init__(self, signal: ChangeSignal) -> None:
-        self._signal = signal
-        self._seen = signal.stamp()
-        self._caches: list[Forgetful] = []
-        self._waiters: set[asyncio.Event] = set()
+def in_process(_topic: str) -> ChangeSignal:
+    return InProcessSignal()
 
-    def register(self, cache: Forgetful) -> None:
-        self._caches.append(cache)
+
+class Freshness:
+    def __init__(self, signal_for: SignalFor = in_process) -> None:
+        self._signals = {topic: signal_for(topic) for topic in TOPICS}
+        self._seen = {topic: signal.stamp() for topic, signal in self._signals.items()}
+        self._checked_ns = 0
+        self._caches: dict[str, list[Forgetful]] = defaultdict(list)
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def register(self, topic: str, cache: Forgetful) -> None:
+        self._caches[topic].append(cache)
 
     def check(self) -> None:
-        """Forget everything remembered if a change was announced since the last check."""
-        stamp = self._signal.stamp()
-        if stamp == self._seen:
+        """Forget what is remembered of every topic with a change announced since the last check."""
+        now = time.monotonic_ns()
+        if now - self._checked_ns < CHECK_EVERY_NS:
             return
-        self._seen = stamp
-        for cache in self._caches:
-            cache.clear()
-        for waiter in self._waiters:
-            waiter.set()
+        self._checked_ns = now
+        for topic, signal in self._signals.items():
+            stamp = signal.stamp()
+            if stamp == self._seen[topic]:
+                continue
+            self._seen[topic] = stamp
+            for cache in self._caches[topic]:
+                cache.clear()
+            for waiter in self._waiters[topic]:
+                waiter.set()
 
-    def announce(self) -> None:
-        """Something this process wrote changes what others may have remembered."""
-        self._signal.announce()
+    def announce(self, topic: str) -> None:
+        """Something this process wrote changes what others may have remembered of `topic`."""
+        self._signals[topic].announce()
+        self._checked_ns = 0
         self.check()
 
-    async def changed(self) -> None:
-        """Return at the next change (seen by `check`, which a request or the hub's watcher runs)."""
+    async def changed(self, topic: str) -> None:
+        """Return at the next change of `topic` (seen by `check`, which requests or the hub's watcher run)."""
         waiter = asyncio.Event()
-        self._waiters.add(waiter)
+        self._waiters[topic].add(waiter)
         try:
             await waiter.wait()
         finally:
-            self._waiters.discard(waiter)
+            self._waiters[topic].discard(waiter)

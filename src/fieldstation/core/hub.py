@@ -12,7 +12,7 @@ from fieldstation.core.commands import Commands
 from fieldstation.core.demo import Demo
 from fieldstation.core.devices import Devices
 from fieldstation.core.events import EventBus
-from fieldstation.core.freshness import ChangeSignal, Freshness, InProcessSignal
+from fieldstation.core.freshness import Freshness, SignalFor, in_process
 from fieldstation.core.ids import api_secret
 from fieldstation.core.ingest import AwtRenderer, Ingestor
 from fieldstation.core.operations import Operations
@@ -50,13 +50,13 @@ async def build_hub(
     *,
     render_awt: AwtRenderer,
     rate_policy: Mapping[str, Limit],
-    changes: ChangeSignal | None = None,
+    changes: SignalFor | None = None,
 ) -> Hub:
     """Wire the services. The token signing secret is made at the first start and kept in the store, so
-    that every worker of one installation accepts the others' tokens. `changes` is the signal the processes
-    of one installation announce their changes on (one process alone: none needed)."""
+    that every worker of one installation accepts the others' tokens. `changes` gives the signals the
+    processes of one installation announce their changes on (one process alone: none needed)."""
     secret = await store.setting_or_create(TOKEN_SECRET_SETTING, api_secret(48))
-    freshness = Freshness(changes or InProcessSignal())
+    freshness = Freshness(changes or in_process)
     devices = Devices(store, clock, freshness)
     events = EventBus()
     ingestor = Ingestor(store, clock, render_awt, events, devices)

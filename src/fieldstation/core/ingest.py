@@ -52,6 +52,9 @@ class Ingestor:
         self._render_awt = render_awt
         self._events = events
         self._devices = devices
+        self._versions_written: dict[int, int] = {}
+        """Device id -> the software version this process last wrote: items queued before the write still
+        carry the old device, and must not write it again."""
         self._queue: asyncio.Queue[tuple[ReadingToStore, asyncio.Future[StoredReading]]] | None = None
         self._writer: asyncio.Task[None] | None = None
 
@@ -92,9 +95,13 @@ class Ingestor:
             version = item.decoded.values.get("software_version")
             if result.duplicate or not isinstance(version, int) or isinstance(version, bool):
                 continue
-            if version != item.device.software_version:
+            if (
+                version != item.device.software_version
+                and self._versions_written.get(item.device.id) != version
+            ):
                 reported[item.device.id] = (item.device, version)
         for device, version in reported.values():
+            self._versions_written[device.id] = version
             log.info(
                 "device %s now reports software version %s (was %s)",
                 device.id,

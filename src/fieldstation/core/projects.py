@@ -10,7 +10,7 @@ from typing import Any
 from fieldstation.core.cache import TtlCache
 from fieldstation.core.clock import Clock
 from fieldstation.core.errors import InvalidInput, NotFound
-from fieldstation.core.freshness import Freshness
+from fieldstation.core.freshness import CREDENTIALS, PROJECTS, Freshness
 from fieldstation.core.hashing import hash_password, key_digest
 from fieldstation.core.ids import api_secret, password, short_id
 from fieldstation.core.models import Credential, CredentialKind, IssuedCredential, Project
@@ -35,7 +35,9 @@ class Projects:
         self._store = store
         self._clock = clock
         self._freshness = freshness
-        self._by_id: TtlCache[int, Project] = TtlCache(clock, PROJECT_CACHE_TTL_S, freshness=freshness)
+        self._by_id: TtlCache[int, Project] = TtlCache(
+            clock, PROJECT_CACHE_TTL_S, freshness=(freshness, PROJECTS)
+        )
 
     async def create(
         self, name: str, *, auto_register: bool = False, is_demo: bool = False
@@ -77,7 +79,7 @@ class Projects:
         settings = {key: value for key, value in {**project.settings, **changes}.items() if value is not None}
         register = project.auto_register if auto_register is None else auto_register
         await self._store.update_project(project.id, auto_register=register, settings=settings)
-        self._freshness.announce()
+        self._freshness.announce(PROJECTS)
         return dataclasses.replace(project, settings=settings, auto_register=register)
 
     async def issue_credential(self, project: Project, kind: CredentialKind) -> IssuedCredential:
@@ -97,7 +99,7 @@ class Projects:
             password_hash=hash_password(secret) if secret is not None else None,
             created_us=self._clock.now_us(),
         )
-        self._freshness.announce()
+        self._freshness.announce(CREDENTIALS)
         return IssuedCredential(credential, api_key, secret)
 
     async def credentials(self, project: Project) -> list[Credential]:
@@ -108,5 +110,5 @@ class Projects:
         sessions it opened are closed. False when there was no active credential of that id."""
         revoked = await self._store.revoke_credential(credential_id, self._clock.now_us())
         if revoked:
-            self._freshness.announce()
+            self._freshness.announce(CREDENTIALS)
         return revoked

@@ -1,22 +1,26 @@
 """Connection limits that uvicorn does not set: a client must finish a request's headers within
-`HEADER_TIMEOUT_S` of starting it (or of connecting), or the connection is cut.
+`HEADER_TIMEOUT_S` of starting it (or of connecting), and its body within `BODY_TIMEOUT_S` of its headers,
+or the connection is cut.
 
 uvicorn arms its keep-alive timer only after a response and disarms it at the first byte of the next
-request; a connection that sends half a request line, or nothing at all, is otherwise kept for ever, and a
-few thousand such connections take every file descriptor of the hub (slowloris). Bodies have their own
-deadline in `guard.RequestGuard`; idle keep-alive connections are closed after `KEEP_ALIVE_S`."""
+request; a connection that sends half a request line, or nothing at all, or a body one byte a minute, is
+otherwise kept for ever, and a few thousand such connections take every file descriptor of the hub
+(slowloris). Idle keep-alive connections are closed after `KEEP_ALIVE_S`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEADER_TIMEOUT_S = 10.0
 """Time from the connection (or the request's first byte) to the end of its headers."""
+BODY_TIMEOUT_S = 30.0
+"""Time from the end of a request's headers to the end of its body (64 KiB at most: a slow radio link's
+worth)."""
 KEEP_ALIVE_S = 5
 """An idle keep-alive connection is closed after this (uvicorn's `timeout_keep_alive`)."""
 MAX_HEADER_BYTES = 16 * 1024
@@ -25,63 +29,97 @@ WS_MAX_MESSAGE_BYTES = 64 * 1024
 """The WebSocket API only sends; a client's message larger than this closes its connection."""
 
 
+IDLE, HEADERS, BODY = 0, 1, 2
+"""What a connection is waiting for from its client: nothing (a request is being answered, or the
+connection is kept alive, which uvicorn times), the end of a request's headers, the end of its body."""
+
+
 class DeadlineHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with a deadline on the request line and headers."""
+    """uvicorn's httptools protocol, with deadlines on the request line and headers, then on the body.
+
+    The callbacks only note what the connection waits for and since when (two attribute writes); one sweep
+    a fraction of a second, over all connections, closes those past their deadline. A timer per request
+    would cost more than the rest of a no-op request's deadline handling together."""
 
     header_timeout_s = HEADER_TIMEOUT_S
+    body_timeout_s = BODY_TIMEOUT_S
 
     @classmethod
-    def with_header_timeout(cls, seconds: float) -> type[DeadlineHttpProtocol]:
-        """The protocol class for uvicorn's `http` setting, with its own header deadline."""
-        return type(cls.__name__, (cls,), {"header_timeout_s": seconds})
+    def with_timeouts(cls, header_s: float, body_s: float) -> type[DeadlineHttpProtocol]:
+        """The protocol class for uvicorn's `http` setting, with its own deadlines."""
+        return type(cls.__name__, (cls,), {"header_timeout_s": header_s, "body_timeout_s": body_s})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_deadline: asyncio.TimerHandle | None = None
+        self.waiting_for = IDLE
+        self.waiting_since = 0.0
         self._header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_header_deadline()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_deadline()
-        super().connection_lost(exc)
+        self._await(HEADERS)
+        _Sweeper.watch(self.loop, self.connections, min(self.header_timeout_s, self.body_timeout_s))
 
     def data_received(self, data: bytes) -> None:
-        waiting_for_headers = self._header_deadline is not None
+        waiting_for_headers = self.waiting_for == HEADERS
         super().data_received(data)
-        if waiting_for_headers and self._header_deadline is not None:  # still no end of headers
+        if waiting_for_headers and self.waiting_for == HEADERS:  # still no end of headers
             self._header_bytes += len(data)
             if self._header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
-                self._disarm_header_deadline()
+                self.waiting_for = IDLE
                 self.send_400_response("Request headers are too large.")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._header_deadline is None:  # the next request on a kept-alive connection
-            self._arm_header_deadline()
+        if self.waiting_for == IDLE:  # the next request on a kept-alive connection
+            self._await(HEADERS)
 
     def on_headers_complete(self) -> None:
-        self._disarm_header_deadline()
+        self._await(BODY)
         super().on_headers_complete()
 
-    def _arm_header_deadline(self) -> None:
-        self._header_bytes = 0
-        self._header_deadline = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
+    def on_message_complete(self) -> None:
+        self.waiting_for = IDLE
+        super().on_message_complete()
 
-    def _disarm_header_deadline(self) -> None:
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
+    def _await(self, what: int) -> None:
+        self.waiting_for, self.waiting_since = what, self.loop.time()
+        if what == HEADERS:
+            self._header_bytes = 0
 
-    def _headers_too_slow(self) -> None:
-        self._header_deadline = None
-        if not self.transport.is_closing():
-            self.logger.info(
-                "closing a connection whose request headers took over %s s", self.header_timeout_s
-            )
-            self.transport.close()
+    def overdue(self, now: float) -> str | None:
+        """What this connection has waited for too long, if anything."""
+        if self.waiting_for == HEADERS and now - self.waiting_since > self.header_timeout_s:
+            return f"request headers took over {self.header_timeout_s} s"
+        if self.waiting_for == BODY and now - self.waiting_since > self.body_timeout_s:
+            return f"request body took over {self.body_timeout_s} s"
+        return None
+
+
+class _Sweeper:
+    """One task per event loop that closes overdue connections."""
+
+    _tasks: ClassVar[dict[asyncio.AbstractEventLoop, asyncio.Task[None]]] = {}
+
+    @classmethod
+    def watch(cls, loop: asyncio.AbstractEventLoop, connections: set[Any], shortest_s: float) -> None:
+        task = cls._tasks.get(loop)
+        if task is None or task.done():
+            cls._tasks[loop] = loop.create_task(cls._sweep(loop, connections, min(1.0, shortest_s / 4)))
+
+    @staticmethod
+    async def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any], every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            now = loop.time()
+            for connection in list(connections):
+                if not isinstance(connection, DeadlineHttpProtocol) or connection.transport.is_closing():
+                    continue
+                reason = connection.overdue(now)
+                if reason is not None:
+                    connection.logger.info("closing a connection: its %s", reason)
+                    connection.waiting_for = IDLE
+                    connection.transport.close()
 
 
 _SECRET_PARAMETER = re.compile(r"(access_token|token|Token)=[^&\s]*")

@@ -3,28 +3,32 @@ error shape of the API the path belongs to.
 
 - A path or query string with control characters (NUL, line breaks, escapes, once percent-decoded) is a
   400: no route, log line or database parameter ever holds one.
-- A body is refused from its declared `Content-Length` before a byte of it is read (413), and counted while
-  it streams when it is chunked; a `Content-Length` that is not ASCII digits is a 400.
-- A body must arrive within `BODY_TIMEOUT_S` (408), so a client that sends one byte a minute holds no
-  request open. What passes is read once, here, and handed on whole: routes never read a socket.
+- A body is refused from its declared `Content-Length` before a byte of it is read (413); a chunked body is
+  counted while it streams and refused as soon as it passes the limit; a `Content-Length` that is not ASCII
+  digits is a 400.
+
+A body with a declared length is handed on untouched (the HTTP parser already stops at that length); a
+chunked one is read here and handed on whole. Deadlines on headers and bodies are the connection's
+(`connection.py`), not a timer per request here.
 
 Each API registers a `Door` (its path prefix, its largest body, its error renderer)."""
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+log = logging.getLogger("fieldstation.http")
 ErrorRenderer = Callable[[int, str, Mapping[str, str] | None], Response]
 """(status, message, headers) -> the response in an API's own error shape."""
 
-BODY_TIMEOUT_S = 30.0
 _CONTROL_TEXT = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
@@ -72,21 +76,23 @@ class RequestGuard:
             message = f"The body is {size} bytes; the limit is {door.max_body}."
             await _refuse(door, 413, message, scope, receive, send)
             return
-        if size == 0 and not chunked:
-            await self.app(scope, receive, send)
+        if not chunked or declared is not None:
+            await self._forward(scope, receive, send)
             return
-        try:
-            async with asyncio.timeout(BODY_TIMEOUT_S):
-                body = await _read_body(receive, door.max_body)
-        except TimeoutError:
-            message = f"The body did not arrive within {BODY_TIMEOUT_S:.0f} seconds."
-            await _refuse(door, 408, message, scope, receive, send)
-            return
+        body = await _read_body(receive, door.max_body)
         if body is None:
             message = f"The body is over {door.max_body} bytes, the limit."
             await _refuse(door, 413, message, scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self._forward(scope, _replay(body, receive), send)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            # The client left (or was cut off for being too slow) before its body was read: nobody to
+            # answer, nothing went wrong here, no traceback for the log.
+            log.debug("client %s left before its request was read", scope.get("client"))
 
 
 def _problem_in_target(scope: Scope) -> str | None:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 
 from fastapi import FastAPI, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -130,6 +131,8 @@ class UplinkIntake:
             return await receive_uplink(self._hub_ref(), request, network)
         except errors.AwtError as exc:
             return errors.error_response(exc.status, exc.message, exc.headers)
+        except ClientDisconnect:
+            raise  # nobody to answer: the front door lets it go quietly
         except Exception:
             log.exception("uplink on %s failed", request.url.path)
             return errors.error_response(500, errors.SERVER_ERROR)

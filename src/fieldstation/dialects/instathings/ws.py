@@ -14,6 +14,7 @@ import orjson
 from fastapi import FastAPI, WebSocket
 
 from fieldstation.core.errors import NotFound, Unauthorized
+from fieldstation.core.freshness import CREDENTIALS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, Event, Project
 from fieldstation.dialects.instathings import render
@@ -65,7 +66,7 @@ async def _authorised(hub: Hub, websocket: WebSocket) -> tuple[Credential, Proje
 async def _close_when_revoked(hub: Hub, websocket: WebSocket, credential: Credential) -> None:
     """A session lives no longer than the credential that opened it."""
     while True:
-        await hub.freshness.changed()
+        await hub.freshness.changed(CREDENTIALS)
         try:
             await hub.auth.by_id(credential.id, CredentialKind.INSTATHINGS)
         except Unauthorized:
