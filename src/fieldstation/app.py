@@ -20,6 +20,7 @@ from fieldstation.config import Settings
 from fieldstation.core.clock import Clock
 from fieldstation.core.hub import Hub
 from fieldstation.core.retention import purge
+from fieldstation.demo import Demo
 from fieldstation.http.guard import Door, RequestGuard
 from fieldstation.http.responses import JsonResponse
 from fieldstation.http.routes import allowed_methods
@@ -65,9 +66,9 @@ async def _keep_demo_going(hub: Hub) -> None:
     while True:
         await asyncio.sleep(DEMO_TICK_S)
         try:
-            for project in await hub.store.projects():
+            for project in await hub.projects.all():
                 if project.is_demo:
-                    await hub.demo.catch_up(project)
+                    await Demo(hub).catch_up(project)
         except Exception:
             log.exception("demo data could not be extended; retrying in %s s", DEMO_TICK_S)
 
@@ -98,9 +99,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             ),
         ]
         if settings.demo:
-            for project in await hub.store.projects():
+            for project in await hub.projects.all():
                 if project.is_demo:
-                    added = await hub.demo.catch_up(project)
+                    added = await Demo(hub).catch_up(project)
                     if added:
                         log.info("demo project %s: %d new fixes since the last run", project.name, added)
             tasks.append(asyncio.create_task(_keep_demo_going(hub)))

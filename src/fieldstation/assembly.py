@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from fieldstation.codecs import CODECS
 from fieldstation.config import Settings
 from fieldstation.core.auth import AUTH_POLICY
 from fieldstation.core.clock import Clock, SystemClock
@@ -41,6 +42,7 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         Store(engine),
         clock or SystemClock(),
         render_awt=awt.render_reading,
+        codecs=CODECS,
         rate_policy=rate_policy(settings),
         changes=lambda topic: FileChangeSignal(settings.data_dir / f"{CHANGES_FILE}.{topic}"),
     )

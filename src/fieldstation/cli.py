@@ -34,6 +34,7 @@ from fieldstation.core.models import (
     Reading,
 )
 from fieldstation.core.projects import CreatedProject
+from fieldstation.demo import Demo
 
 app = typer.Typer(
     help="fieldstation: a self-hosted device-data hub that speaks the Astrocast, AWT and Instathings APIs.",
@@ -141,7 +142,7 @@ def _device_json(device: Device) -> dict[str, Any]:
 async def _create_project(hub: Hub, name: str, demo: bool) -> CreatedProject:
     created = await hub.projects.create(name, auto_register=demo, is_demo=demo)
     if demo:
-        await hub.demo.populate(created.project)
+        await Demo(hub).populate(created.project)
     return created
 
 
@@ -181,7 +182,7 @@ def serve(
     credentials_file = settings.data_dir / DEMO_CREDENTIALS_FILE
 
     async def prepare(hub: Hub) -> None:
-        if settings.demo and not await hub.store.projects():
+        if settings.demo and not await hub.projects.all():
             console.print("New data directory: creating the demo project with a week of tracking data...")
             created = await _create_project(hub, DEMO_PROJECT, demo=True)
             credentials_file.write_text(json.dumps(_created_json(created), indent=2))
@@ -300,7 +301,7 @@ def _public_settings(project: Project) -> dict[str, Any]:
 @project_app.command("list")
 def project_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """List the projects."""
-    projects = _run(_settings(data_dir), lambda hub: hub.store.projects())
+    projects = _run(_settings(data_dir), lambda hub: hub.projects.all())
     if as_json:
         print(json.dumps([_project_json(p) for p in projects]))
         return
@@ -532,7 +533,7 @@ def maintenance(
         raise typer.Exit(2)
 
     async def switch(hub: Hub) -> list[str]:
-        targets = [await hub.projects.get(project)] if project else await hub.store.projects()
+        targets = [await hub.projects.get(project)] if project else await hub.projects.all()
         for target in targets:
             await hub.projects.configure(target, maintenance=True if state == "on" else None)
         return [target.name for target in targets]

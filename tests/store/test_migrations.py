@@ -12,7 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from fieldstation.codecs import awt_frame
+from fieldstation.codecs import CODECS, awt_frame
 from fieldstation.core.clock import MICROS, FakeClock
 from fieldstation.core.devices import HUB_TAG_BASE
 from fieldstation.core.hub import build_hub
@@ -62,7 +62,9 @@ async def _round_trip(url: str) -> None:
     await migrate(engine)
     assert await current_revision(engine) is not None
     clock = FakeClock(1_790_000_000 * MICROS)
-    hub = await build_hub(Store(engine), clock, render_awt=render_reading, rate_policy=RATE_POLICY)
+    hub = await build_hub(
+        Store(engine), clock, render_awt=render_reading, codecs=CODECS, rate_policy=RATE_POLICY
+    )
     try:
         created = await hub.projects.create("roundtrip")
         device = await hub.devices.add(created.project, NewDevice(name="t", tag_id=4, eui="00000000000000AA"))

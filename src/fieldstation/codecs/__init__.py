@@ -36,3 +36,16 @@ def decode(name: str, payload: bytes, received_us: int) -> Decoded:
         return get(name)(payload, received_us)
     except Exception as exc:  # a codec bug must never cost the uplink
         return Decoded(error=f"codec {name} failed: {exc.__class__.__name__}: {exc}")
+
+
+class Registry:
+    """The codecs as the core knows them (`core.ports.PayloadDecoder`): by name, never by module."""
+
+    def names(self) -> list[str]:
+        return names()
+
+    def decode(self, name: str, payload: bytes, received_us: int) -> Decoded:
+        return decode(name, payload, received_us)
+
+
+CODECS = Registry()

@@ -8,7 +8,6 @@ import re
 import uuid
 from typing import Any
 
-from fieldstation import codecs
 from fieldstation.core import values
 from fieldstation.core.cache import TtlCache
 from fieldstation.core.clock import Clock
@@ -16,7 +15,7 @@ from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound
 from fieldstation.core.freshness import DEVICES, Freshness
 from fieldstation.core.ids import guid, short_id
 from fieldstation.core.models import Device, NewDevice, Project, Reading
-from fieldstation.core.ports import StorePort
+from fieldstation.core.ports import PayloadDecoder, StorePort
 
 log = logging.getLogger("fieldstation.devices")
 
@@ -48,8 +47,9 @@ def normalize_guid(value: str) -> str:
 
 
 class Devices:
-    def __init__(self, store: StorePort, clock: Clock, freshness: Freshness) -> None:
+    def __init__(self, store: StorePort, clock: Clock, freshness: Freshness, codecs: PayloadDecoder) -> None:
         self._store = store
+        self._codecs = codecs
         self._clock = clock
         self._freshness = freshness
         self._by_eui: TtlCache[tuple[int, str], Device] = TtlCache(
@@ -66,8 +66,9 @@ class Devices:
         if device.asset is not None:
             values.text(device.asset, "the asset", max_length=MAX_NAME, allow_empty=True)
         values.text(device.device_type, "the device type", max_length=MAX_TYPE)
-        if device.codec not in codecs.names():
-            raise InvalidInput(f"unknown codec {device.codec!r}; known: {', '.join(codecs.names())}")
+        if device.codec not in self._codecs.names():
+            known = ", ".join(self._codecs.names())
+            raise InvalidInput(f"unknown codec {device.codec!r}; known: {known}")
         if device.eui is not None:
             device = dataclasses.replace(device, eui=normalize_eui(device.eui))
         added = await self._store.add_device(
@@ -97,15 +98,18 @@ class Devices:
     async def by_guid(self, project: Project, guid: str) -> Device | None:
         return await self._store.device_by_guid(project.id, guid)
 
-    async def by_tag(self, project_id: int, tag_id: int) -> Device | None:
-        return await self._store.device_by_tag(project_id, tag_id)
+    async def by_tag(self, project: Project, tag_id: int) -> Device | None:
+        return await self._store.device_by_tag(project.id, tag_id)
+
+    async def by_eui(self, project: Project, eui: str) -> Device | None:
+        return await self._store.device_by_eui(project.id, eui)
 
     async def find(
         self, project: Project, *, tag_id: int | None = None, eui: str | None = None, guid: str | None = None
     ) -> Device:
         """The project's device with this tag id, EUI or GUID (the first one given); NotFound otherwise."""
         if tag_id is not None:
-            found = await self.by_tag(project.id, tag_id)
+            found = await self.by_tag(project, tag_id)
         elif eui is not None:
             found = await self._store.device_by_eui(project.id, normalize_eui(eui))
         elif guid is not None:
@@ -139,7 +143,7 @@ class Devices:
         return device
 
     async def _register(self, project: Project, eui: str, payload: bytes) -> Device:
-        decoded = codecs.decode(DEFAULT_CODEC, payload, self._clock.now_us())
+        decoded = self._codecs.decode(DEFAULT_CODEC, payload, self._clock.now_us())
         tag_id = decoded.values.get("tag_id")
         version = decoded.values.get("software_version")
         for candidate_tag in (tag_id, None) if tag_id is not None else (None,):

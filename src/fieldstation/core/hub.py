@@ -9,16 +9,16 @@ from fieldstation.core.auth import AUTH_POLICY, Authenticator
 from fieldstation.core.certificates import CertificateAuthority
 from fieldstation.core.clock import Clock
 from fieldstation.core.commands import Commands
-from fieldstation.core.demo import Demo
 from fieldstation.core.devices import Devices
 from fieldstation.core.events import EventBus
 from fieldstation.core.freshness import Freshness, SignalFor, in_process
 from fieldstation.core.ids import api_secret
 from fieldstation.core.ingest import AwtRenderer, Ingestor
 from fieldstation.core.operations import Operations
-from fieldstation.core.ports import StorePort
+from fieldstation.core.ports import PayloadDecoder, StorePort
 from fieldstation.core.projects import Projects
 from fieldstation.core.ratelimit import Limit, MemoryRateLimiter, RateLimiter
+from fieldstation.core.readings import Readings
 from fieldstation.core.tokens import TokenIssuer
 from fieldstation.core.virtual import VirtualDevices
 
@@ -36,12 +36,12 @@ class Hub:
     devices: Devices
     commands: Commands
     ingestor: Ingestor
-    demo: Demo
     events: EventBus
     operations: Operations
     certificates: CertificateAuthority
     virtual: VirtualDevices
     freshness: Freshness
+    readings: Readings
 
 
 async def build_hub(
@@ -49,6 +49,7 @@ async def build_hub(
     clock: Clock,
     *,
     render_awt: AwtRenderer,
+    codecs: PayloadDecoder,
     rate_policy: Mapping[str, Limit],
     changes: SignalFor | None = None,
 ) -> Hub:
@@ -57,9 +58,9 @@ async def build_hub(
     processes of one installation announce their changes on (one process alone: none needed)."""
     secret = await store.setting_or_create(TOKEN_SECRET_SETTING, api_secret(48))
     freshness = Freshness(changes or in_process)
-    devices = Devices(store, clock, freshness)
+    devices = Devices(store, clock, freshness, codecs)
     events = EventBus()
-    ingestor = Ingestor(store, clock, render_awt, events, devices)
+    ingestor = Ingestor(store, clock, render_awt, events, devices, codecs)
     limiter = MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock)
     return Hub(
         store=store,
@@ -71,10 +72,10 @@ async def build_hub(
         devices=devices,
         commands=Commands(store, clock),
         ingestor=ingestor,
-        demo=Demo(store, clock, devices, ingestor),
         events=events,
         operations=Operations(store, clock, events),
         certificates=CertificateAuthority(store, clock),
         virtual=VirtualDevices(store, clock, ingestor),
         freshness=freshness,
+        readings=Readings(store, clock),
     )

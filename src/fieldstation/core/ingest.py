@@ -14,15 +14,15 @@ import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from fieldstation import codecs
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.devices import Devices
 from fieldstation.core.errors import StoreUnavailable
 from fieldstation.core.events import EventBus
 from fieldstation.core.ids import ordered_guid
-from fieldstation.core.models import Decoded, Device, Event, NewUplink
-from fieldstation.core.ports import UID_KEY, ReadingToStore, StoredReading, StorePort
+from fieldstation.core.models import Decoded, Device, Event, NewUplink, Project
+from fieldstation.core.ports import UID_KEY, PayloadDecoder, ReadingToStore, StoredReading, StorePort
 
 log = logging.getLogger("fieldstation.ingest")
 
@@ -45,9 +45,16 @@ def dedup_key(uplink: NewUplink) -> str:
 
 class Ingestor:
     def __init__(
-        self, store: StorePort, clock: Clock, render_awt: AwtRenderer, events: EventBus, devices: Devices
+        self,
+        store: StorePort,
+        clock: Clock,
+        render_awt: AwtRenderer,
+        events: EventBus,
+        devices: Devices,
+        codecs: PayloadDecoder,
     ) -> None:
         self._store = store
+        self._codecs = codecs
         self._clock = clock
         self._render_awt = render_awt
         self._events = events
@@ -59,7 +66,7 @@ class Ingestor:
         self._writer: asyncio.Task[None] | None = None
 
     def prepare(self, device: Device, uplink: NewUplink, inserted_us: int | None = None) -> ReadingToStore:
-        decoded = codecs.decode(device.codec, uplink.payload, uplink.received_us)
+        decoded = self._codecs.decode(device.codec, uplink.payload, uplink.received_us)
         if decoded.error is None and decoded.device_time_us is None and uplink.device_time_us is not None:
             decoded = dataclasses.replace(decoded, device_time_us=uplink.device_time_us)
         if decoded.error is None and decoded.latitude is None and uplink.position is not None:
@@ -137,6 +144,22 @@ class Ingestor:
                 )
             )
         return stored
+
+    async def record_network_event(
+        self, project: Project, eui: str | None, network: str, kind: str, meta: dict[str, Any], raw: bytes
+    ) -> None:
+        """Keep a delivery that is not an uplink (a join, a status report, an acknowledgement), with the
+        device it names when the project has it."""
+        device = await self._devices.by_eui(project, eui) if eui else None
+        await self._store.add_network_event(
+            project_id=project.id,
+            device_id=None if device is None else device.id,
+            network=network,
+            kind=kind,
+            received_us=self._clock.now_us(),
+            meta=meta,
+            raw=raw,
+        )
 
     async def backfill(self, device: Device, history: Sequence[tuple[NewUplink, int]]) -> list[StoredReading]:
         """Store uplinks as if each had been inserted at the time paired with it (demo history only)."""

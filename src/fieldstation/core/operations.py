@@ -95,6 +95,11 @@ class Operations:
                 )
             )
 
+    async def logs(
+        self, device: Device, container: str, since_us: int | None, until_us: int | None, limit: int
+    ) -> list[LogLine]:
+        return await self._store.log_lines(device.id, container, since_us, until_us, limit)
+
     async def fetch(self, project: Project, operation_short_id: str) -> Operation:
         operation = await self._store.operation_by_short_id(project.id, operation_short_id)
         if operation is None:

@@ -79,6 +79,15 @@ class UplinkFilter:
     offset: int = 0
 
 
+class PayloadDecoder(Protocol):
+    """Payload codecs by name (`codecs.CODECS`). `decode` never raises: a payload it cannot read is a
+    `Decoded` with `error` set."""
+
+    def names(self) -> list[str]: ...
+
+    def decode(self, name: str, payload: bytes, received_us: int) -> Decoded: ...
+
+
 class DownlinkPort(Protocol):
     """A way to the devices: satellite, gateway link. It takes a command and moves it on (sent, failed)."""
 

@@ -63,6 +63,9 @@ class Projects:
             raise NotFound(f"no project named {name!r}; `fieldstation project list` shows the projects")
         return project
 
+    async def all(self) -> list[Project]:
+        return await self._store.projects()
+
     async def by_id(self, project_id: int) -> Project:
         """The project, remembered for a few seconds: every authenticated call needs its settings."""
         project = await self._by_id.get(project_id, lambda: self._store.project_by_id(project_id))

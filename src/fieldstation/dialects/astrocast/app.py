@@ -56,7 +56,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     Caller = Annotated[tuple[Hub, Project], Depends(caller)]
 
     async def device_by_guid(hub: Hub, project: Project, guid: str) -> Device:
-        device = await hub.store.device_by_guid(project.id, guid.strip())
+        device = await hub.devices.by_guid(project, guid.strip())
         if device is None:
             raise AstrocastError(404, f"Device {guid} not found.")
         return device
@@ -78,7 +78,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             limit=_count(query, "limit"),
             offset=_count(query, "offset") or 0,
         )
-        chunks = hub.store.stream_uplinks(where)
+        chunks = hub.readings.uplinks(where)
         if _wants_csv(request):
             return _csv(render.MESSAGE_FIELDS, _mapped(chunks, render.message_object))
         return json_array_stream(_json_chunks(chunks, render.message_object))
@@ -86,7 +86,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     @app.get("/devices")
     async def devices(request: Request, ctx: Caller) -> Response:
         hub, project = ctx
-        activity = await hub.store.device_activity(project.id)
+        activity = await hub.readings.activity(project)
         objects = [render.device_object(d, activity[d.id]) for d in await hub.devices.list(project)]
         return _listing(request, render.DEVICE_FIELDS, objects)
 
@@ -97,11 +97,8 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         guid = query.get("deviceGuid")
         device = await device_by_guid(hub, project, guid) if guid else None
         by_id = {d.id: d for d in await hub.devices.list(project)}
-        usage = await hub.store.daily_usage(
-            project.id,
-            None if device is None else device.id,
-            _date(query, "startDate"),
-            _date(query, "endDate"),
+        usage = await hub.readings.daily_usage(
+            project, device, _date(query, "startDate"), _date(query, "endDate")
         )
         objects = [render.summary_object(day, by_id[day.device_id], project) for day in usage]
         return _listing(request, render.SUMMARY_FIELDS, objects)
@@ -110,7 +107,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     async def device(device_guid: str, ctx: Caller) -> Response:
         hub, project = ctx
         found = await device_by_guid(hub, project, device_guid)
-        activity = await hub.store.device_activity(project.id)
+        activity = await hub.readings.activity(project)
         return JsonResponse(render.device_object(found, activity[found.id]))
 
     @app.get("/enums/devicetypes")

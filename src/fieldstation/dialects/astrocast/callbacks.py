@@ -103,7 +103,7 @@ def add_routes(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
 
 
 async def _device(hub: Hub, project: Project, device_guid: str) -> Any:
-    device = await hub.store.device_by_guid(project.id, device_guid)
+    device = await hub.devices.by_guid(project, device_guid)
     if device is not None:
         return device
     if not project.auto_register:

@@ -69,7 +69,8 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         await hub.limiter.hit(f"awt:{credential.id}", group)
 
     async def device_for_tag(hub: Hub, credential: Credential, raw_tag_id: str) -> Device:
-        device = await hub.store.device_by_tag(credential.project_id, params.tag_id(raw_tag_id))
+        project = await hub.projects.by_id(credential.project_id)
+        device = await hub.devices.by_tag(project, params.tag_id(raw_tag_id))
         if device is None:
             raise errors.AwtError(404, errors.TAG_NOT_FOUND)
         return device
@@ -95,15 +96,16 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     @app.get("/devices")
     async def devices(hub: HubDep, credential: Caller) -> Response:
         await spend(hub, credential, groups.DEVICES)
-        tags = [d for d in await hub.store.devices(credential.project_id) if d.tag_id is not None]
+        project = await hub.projects.by_id(credential.project_id)
+        tags = [d for d in await hub.devices.list(project) if d.tag_id is not None]
         return JsonResponse([_device_object(d) for d in tags])
 
     @app.get("/data/latest")
     async def latest(hub: HubDep, credential: Caller) -> StreamingResponse:
         await spend(hub, credential, groups.LATEST)
         now_us = hub.clock.now_us()
-        newest = await hub.store.last_reading_id(credential.project_id)
-        previous = await hub.store.move_cursor(credential.id, LATEST_CURSOR, newest, now_us)
+        newest = await hub.readings.newest_id(credential.project_id)
+        previous = await hub.readings.move_cursor(credential, LATEST_CURSOR, newest)
         window = ReadingWindow(
             project_id=credential.project_id,
             order="inserted",
@@ -112,7 +114,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             after_id=None if previous is None else previous[0],
             up_to_id=newest,
         )
-        return json_array_stream(hub.store.stream_awt_json(window))
+        return json_array_stream(hub.readings.awt_pages(window))
 
     async def recent(
         request: Request, hub: Hub, credential: Credential, raw_tag_id: str | None
@@ -131,7 +133,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             limit=RECENT_PAGE,
             offset=offset,
         )
-        return json_array_stream(hub.store.stream_awt_json(window))
+        return json_array_stream(hub.readings.awt_pages(window))
 
     async def archive(
         request: Request, hub: Hub, credential: Credential, raw_tag_id: str | None
@@ -148,7 +150,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             limit=ARCHIVE_PAGE,
             offset=offset,
         )
-        return json_array_stream(hub.store.stream_awt_json(window))
+        return json_array_stream(hub.readings.awt_pages(window))
 
     # /data/archive must be routed before /data/{tagId}, which would otherwise take "archive" as a tag.
     @app.get("/data/archive")

@@ -55,17 +55,9 @@ async def receive_uplink(hub: Hub, request: Request, network: ModuleType) -> Res
             actility.check_token(body, query, as_key)
         except (actility.BadToken, BadBody) as exc:
             raise errors.AwtError(401, f"Unauthorized. {exc}.") from exc
-    now_us = hub.clock.now_us()
     if isinstance(parsed, OtherEvent):
-        device = await hub.store.device_by_eui(project.id, parsed.eui) if parsed.eui else None
-        await hub.store.add_network_event(
-            project_id=project.id,
-            device_id=None if device is None else device.id,
-            network=network.NAME,
-            kind=parsed.kind,
-            received_us=now_us,
-            meta=parsed.meta,
-            raw=body,
+        await hub.ingestor.record_network_event(
+            project, parsed.eui, network.NAME, parsed.kind, parsed.meta, body
         )
         return JsonResponse({"event": parsed.kind, "accepted": True}, status_code=202)
     try:
@@ -75,7 +67,7 @@ async def receive_uplink(hub: Hub, request: Request, network: ModuleType) -> Res
     uplink = NewUplink(
         source=network.NAME,
         payload=parsed.payload,
-        received_us=parsed.received_us or now_us,
+        received_us=parsed.received_us or hub.clock.now_us(),
         raw=body,
         eui=parsed.eui,
         f_cnt=parsed.f_cnt,

@@ -185,8 +185,8 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         start, end = _millis(query.get("start"), "start"), _millis(query.get("end"), "end")
         page = _integer(query.get("page"), "page", 1, 10**9, default=1)
         per_page = _integer(query.get("perPage"), "perPage", 1, MAX_PER_PAGE, default=10)
-        rows, total = await hub.store.device_data(
-            device.id,
+        rows, total = await hub.readings.device_page(
+            device,
             None if start is None else start * 1000,
             None if end is None else end * 1000 + 999,
             (page - 1) * per_page,
@@ -205,8 +205,8 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             raise InstathingsError(
                 400, "start and end must be given together (epoch milliseconds), or neither."
             )
-        lines = await hub.store.log_lines(
-            device.id,
+        lines = await hub.operations.logs(
+            device,
             container_id,
             None if start is None else start * 1000,
             None if end is None else end * 1000,

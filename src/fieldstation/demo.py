@@ -13,11 +13,9 @@ import math
 from dataclasses import dataclass
 
 from fieldstation.codecs import awt_frame
-from fieldstation.core.clock import MICROS, Clock
-from fieldstation.core.devices import Devices
-from fieldstation.core.ingest import Ingestor
+from fieldstation.core.clock import MICROS
+from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, NewUplink, Project
-from fieldstation.core.ports import StorePort
 
 HOUR_S = 3600
 HISTORY_HOURS = 7 * 24
@@ -115,11 +113,9 @@ def fix_for(animal: Animal, fitted_s: int, hour: int) -> tuple[int, bytes]:
 
 
 class Demo:
-    def __init__(self, store: StorePort, clock: Clock, devices: Devices, ingestor: Ingestor) -> None:
-        self._store = store
-        self._clock = clock
-        self._devices = devices
-        self._ingestor = ingestor
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._clock = hub.clock
 
     async def populate(self, project: Project) -> list[Device]:
         """Fit the collars a week ago and back-fill their fixes up to now."""
@@ -127,7 +123,7 @@ class Demo:
         devices = []
         for animal in ANIMALS:
             devices.append(
-                await self._devices.add(
+                await self._hub.devices.add(
                     project,
                     NewDevice(
                         name=animal.name,
@@ -146,11 +142,11 @@ class Demo:
         """Add every fix due since the last stored one (a week at most); returns how many were added."""
         now_s = self._clock.now_us() // MICROS
         added = 0
-        for device in await self._store.devices(project.id):
+        for device in await self._hub.devices.list(project):
             animal = next((a for a in ANIMALS if a.tag_id == device.tag_id), None)
             if animal is None:
                 continue
-            last_us = await self._store.latest_device_time(device.id)
+            last_us = await self._hub.readings.latest_device_time(device)
             first_hour = now_s // HOUR_S - HISTORY_HOURS + 1
             if last_us is not None:
                 first_hour = max(first_hour, last_us // MICROS // HOUR_S + 1)
@@ -170,6 +166,6 @@ class Demo:
                     f_port=1,
                 )
                 history.append((uplink, received_s * MICROS + 1_000))
-            await self._ingestor.backfill(device, history)
+            await self._hub.ingestor.backfill(device, history)
             added += len(history)
         return added

@@ -7,14 +7,14 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from fieldstation.core import demo
+from fieldstation import demo
 from fieldstation.core.projects import CreatedProject
 from tests.conftest import Harness
 
 
 def _demo_project(harness: Harness) -> CreatedProject:
     created = harness.run(lambda: harness.hub.projects.create("demo", auto_register=True, is_demo=True))
-    harness.run(lambda: harness.hub.demo.populate(created.project))
+    harness.run(lambda: demo.Demo(harness.hub).populate(created.project))
     return created
 
 
@@ -54,9 +54,9 @@ def test_a_week_of_hourly_fixes_with_a_few_failures(harness: Harness) -> None:
 def test_catch_up_adds_the_hours_that_passed(harness: Harness) -> None:
     created = _demo_project(harness)
     before = harness.run(lambda: harness.hub.store.last_reading_id(created.project.id))
-    assert harness.run(lambda: harness.hub.demo.catch_up(created.project)) == 0
+    assert harness.run(lambda: demo.Demo(harness.hub).catch_up(created.project)) == 0
     harness.clock.advance(3 * 3600)
-    added = harness.run(lambda: harness.hub.demo.catch_up(created.project))
+    added = harness.run(lambda: demo.Demo(harness.hub).catch_up(created.project))
     assert added == 3 * len(demo.ANIMALS)
     assert harness.run(lambda: harness.hub.store.last_reading_id(created.project.id)) == before + added
 
