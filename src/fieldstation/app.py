@@ -128,17 +128,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             {
                 "name": "fieldstation",
                 "version": __version__,
-                "apis": {dialect.__name__.rsplit(".", 1)[-1]: dialect.MOUNT for dialect in DIALECTS},
+                "apis": {dialect.name: dialect.mount for dialect in DIALECTS},
             }
         )
 
     asgi: ASGIApp = app
     for dialect in DIALECTS:
-        app.mount(dialect.MOUNT, dialect.create_app(holder))
-        front = getattr(dialect, "front", None)
-        if front is not None:
-            asgi = front(asgi, holder, dialect.MOUNT)
-    doors = [Door(dialect.MOUNT, dialect.MAX_BODY_BYTES, dialect.door_error) for dialect in DIALECTS]
+        app.mount(dialect.mount, dialect.create_app(holder))
+        if dialect.front is not None:
+            asgi = dialect.front(asgi, holder, dialect.mount)
+    doors = [Door(dialect.mount, dialect.max_body_bytes, dialect.door_error) for dialect in DIALECTS]
     guard = RequestGuard(asgi, doors, Door("", HUB_MAX_BODY_BYTES, hub_error))
     _install_errors(app, guard)
     return guard

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from fieldstation.codecs import CODECS
 from fieldstation.config import Settings
 from fieldstation.core.auth import AUTH_POLICY
 from fieldstation.core.clock import Clock, SystemClock
 from fieldstation.core.hub import Hub, build_hub
 from fieldstation.core.ratelimit import Limit
-from fieldstation.dialects import astrocast, awt, instathings
+from fieldstation.dialects import Dialect, astrocast, awt, instathings
 from fieldstation.store import Store, connect, migrate
 from fieldstation.store.change_signal import FileChangeSignal
 
-DIALECTS: tuple[ModuleType, ...] = (awt, astrocast, instathings)
+DIALECTS: tuple[Dialect, ...] = (awt.DIALECT, astrocast.DIALECT, instathings.DIALECT)
 CHANGES_FILE = "changes"
 """In the data dir, `changes.credentials`, `changes.projects`, `changes.devices`: where the processes of one
 installation announce their changes (core/freshness.py)."""
@@ -23,7 +21,7 @@ installation announce their changes (core/freshness.py)."""
 def rate_policy(settings: Settings) -> dict[str, Limit]:
     policy: dict[str, Limit] = dict(AUTH_POLICY)
     for dialect in DIALECTS:
-        policy.update(dialect.RATE_POLICY)
+        policy.update(dialect.rate_policy)
     unknown = sorted(set(settings.rate_limits) - set(policy))
     if unknown:
         raise ValueError(

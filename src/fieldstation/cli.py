@@ -35,6 +35,7 @@ from fieldstation.core.models import (
 )
 from fieldstation.core.projects import CreatedProject
 from fieldstation.demo import Demo
+from fieldstation.networks import actility
 
 app = typer.Typer(
     help="fieldstation: a self-hosted device-data hub that speaks the Astrocast, AWT and Instathings APIs.",
@@ -192,7 +193,7 @@ def serve(
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]fieldstation {__version__}[/bold] on {base}  (data: {settings.data_dir.resolve()})")
     for dialect in DIALECTS:
-        console.print(f"  {dialect.__name__.rsplit('.', 1)[-1]:<12} {base}{dialect.MOUNT}")
+        console.print(f"  {dialect.name:<12} {base}{dialect.mount}")
     if credentials_file.exists():
         demo_credentials = json.loads(credentials_file.read_text())
         console.print(f"Demo project credentials (kept in {credentials_file}):")
@@ -272,7 +273,7 @@ def project_configure(
         project = await hub.projects.get(name)
         changes: dict[str, Any] = {}
         if actility_as_key is not None:
-            changes["actility_as_key"] = actility_as_key or None
+            changes[actility.AS_KEY_SETTING] = actility_as_key or None
         if astrocast_callback_secret is not None:
             secret = astrocast_callback_secret
             changes["astrocast_callback_secret_sha256"] = key_digest(secret) if secret else None

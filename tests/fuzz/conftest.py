@@ -115,7 +115,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
 
 
 def mount_of(path: str) -> str:
-    return next((d.MOUNT for d in DIALECTS if path == d.MOUNT or path.startswith(d.MOUNT + "/")), "")
+    return next((d.mount for d in DIALECTS if path == d.mount or path.startswith(d.mount + "/")), "")
 
 
 def check_answer(response: httpx.Response, path: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from fieldstation.networks.types import (
     MAX_F_PORT,
     BadBody,
+    BadSignature,
     OtherEvent,
     Uplink,
     hex_eui,
@@ -25,6 +26,8 @@ from fieldstation.networks.types import (
 )
 
 NAME = "actility"
+AS_KEY_SETTING = "actility_as_key"
+"""Project setting: ThingPark's AS key. When set, an uplink must carry a valid Token."""
 UPLINK = "DevEUI_uplink"
 OTHER_MESSAGES = (
     "DevEUI_location",
@@ -35,7 +38,7 @@ OTHER_MESSAGES = (
 TOKEN_MARK = "&Token="
 
 
-class BadToken(ValueError):
+class BadToken(BadSignature):
     """The ThingPark token is missing or does not match the project's AS key."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,10 @@ class BadBody(ValueError):
     """The body is not what this network server sends; the message says what is wrong."""
 
 
+class BadSignature(ValueError):
+    """A delivery that the network server signs carries no signature, or a wrong one."""
+
+
 @dataclass(frozen=True, slots=True)
 class Uplink:
     eui: str
@@ -47,6 +52,32 @@ class OtherEvent:
     kind: str
     eui: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+Parser = Callable[[bytes, str], "Uplink | OtherEvent"]
+"""(body, raw query string) -> what arrived; raises BadBody."""
+Verifier = Callable[[bytes, str, str], None]
+"""(body, raw query string, the project's key) -> None; raises BadSignature (or BadBody)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """How a network server signs its deliveries, and the project setting that holds the key. A project
+    without the setting takes unsigned deliveries."""
+
+    setting: str
+    verify: Verifier
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A network server's webhook format: a pure parser, and optionally a signature to check."""
+
+    name: str
+    parse: Parser
+    signature: Signature | None = None
+    description: str = ""
+    """One paragraph for people (the OpenAPI document's summary of its webhook)."""
 
 
 def load_object(body: bytes) -> dict[str, Any]:

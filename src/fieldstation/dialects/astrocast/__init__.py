@@ -1,13 +1,16 @@
 """Astrocast Pull API (`../shared/seeds/000_*.txt`, `specs/astrocast.md`), mounted at `/astrocast/v1`, and
 the intake for a real Astrocast account's push callbacks."""
 
+from fieldstation.dialects import Dialect
 from fieldstation.dialects.astrocast.app import create_app
 from fieldstation.dialects.astrocast.errors import door_error
 
 MOUNT = "/astrocast/v1"
 MAX_BODY_BYTES = 16 * 1024
 """Command and callback bodies are a few hundred bytes."""
-RATE_POLICY: dict[str, float] = {}
+DIALECT = Dialect(
+    name="astrocast", mount=MOUNT, create_app=create_app, max_body_bytes=MAX_BODY_BYTES, door_error=door_error
+)
 """Astrocast publishes no fair-usage table."""
 
-__all__ = ["MAX_BODY_BYTES", "MOUNT", "RATE_POLICY", "create_app", "door_error"]
+__all__ = ["DIALECT", "MOUNT"]

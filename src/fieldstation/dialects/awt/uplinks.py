@@ -10,13 +10,13 @@ No `from __future__ import annotations`: FastAPI reads these annotations at run 
 
 import logging
 from collections.abc import Awaitable, Callable
-from types import ModuleType
 
 from fastapi import FastAPI, Request
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fieldstation import networks
 from fieldstation.core import values
 from fieldstation.core.errors import NotFound, RateLimited, Unauthorized
 from fieldstation.core.hub import Hub
@@ -24,40 +24,38 @@ from fieldstation.core.models import Credential, CredentialKind, NewUplink
 from fieldstation.core.values import BadValue
 from fieldstation.dialects.awt import errors
 from fieldstation.http.responses import JsonResponse
-from fieldstation.networks import BadBody, OtherEvent, actility, awt, chirpstack, ttn
+from fieldstation.networks import BadBody, BadSignature, Network, OtherEvent
 
 log = logging.getLogger("fieldstation.awt")
 
-ACTILITY_AS_KEY = "actility_as_key"
-"""Project setting: ThingPark's AS key. When set, an Actility uplink must carry a valid Token."""
-
-
-NETWORKS: dict[str, ModuleType] = {
-    "/lora": awt,
-    "/ttn-webhook": ttn,
-    "/chirpstack": chirpstack,
-    "/actility": actility,
+WEBHOOKS: dict[str, Network] = {
+    "/lora": networks.AWT,
+    "/ttn-webhook": networks.TTN,
+    "/chirpstack": networks.CHIRPSTACK,
+    "/actility": networks.ACTILITY,
 }
+"""The AWT seed's uplink paths, and the network server whose webhook each takes."""
 
 
-async def receive_uplink(hub: Hub, request: Request, network: ModuleType) -> Response:
+async def receive_uplink(hub: Hub, request: Request, network: Network) -> Response:
     credential = await _basic_caller(request, hub)
     body = await request.body()  # its size was bounded at the front door (http.guard)
     query = request.scope["query_string"].decode("latin-1")
     try:
         parsed = network.parse(body, query)
     except BadBody as exc:
-        raise errors.malformed(f"{network.NAME}: {exc}.") from exc
+        raise errors.malformed(f"{network.name}: {exc}.") from exc
     project = await hub.projects.by_id(credential.project_id)
-    as_key = project.settings.get(ACTILITY_AS_KEY)
-    if network is actility and as_key and not isinstance(parsed, OtherEvent):
+    signature = network.signature
+    key = None if signature is None else project.settings.get(signature.setting)
+    if signature is not None and key and not isinstance(parsed, OtherEvent):
         try:
-            actility.check_token(body, query, as_key)
-        except (actility.BadToken, BadBody) as exc:
+            signature.verify(body, query, key)
+        except (BadSignature, BadBody) as exc:
             raise errors.AwtError(401, f"Unauthorized. {exc}.") from exc
     if isinstance(parsed, OtherEvent):
         await hub.ingestor.record_network_event(
-            project, parsed.eui, network.NAME, parsed.kind, parsed.meta, body
+            project, parsed.eui, network.name, parsed.kind, parsed.meta, body
         )
         return JsonResponse({"event": parsed.kind, "accepted": True}, status_code=202)
     try:
@@ -65,7 +63,7 @@ async def receive_uplink(hub: Hub, request: Request, network: ModuleType) -> Res
     except NotFound as exc:
         raise errors.AwtError(404, errors.DEVICE_NOT_FOUND.format(eui=parsed.eui)) from exc
     uplink = NewUplink(
-        source=network.NAME,
+        source=network.name,
         payload=parsed.payload,
         received_us=parsed.received_us or hub.clock.now_us(),
         raw=body,
@@ -81,15 +79,15 @@ async def receive_uplink(hub: Hub, request: Request, network: ModuleType) -> Res
 def add_routes(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
     """The uplink routes as FastAPI routes: they document the API (OpenAPI). `UplinkIntake`, in front of
     the app, answers the same paths with the same function, faster."""
-    for path, network in NETWORKS.items():
+    for path, network in WEBHOOKS.items():
         app.add_api_route(path, _endpoint(hub_ref, network), methods=["POST"], status_code=201, name=path[1:])
 
 
-def _endpoint(hub_ref: Callable[[], Hub], network: ModuleType) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(hub_ref: Callable[[], Hub], network: Network) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         return await receive_uplink(hub_ref(), request, network)
 
-    endpoint.__doc__ = (network.__doc__ or "").split("\n\n", 1)[0]
+    endpoint.__doc__ = network.description
     return endpoint
 
 
@@ -102,7 +100,7 @@ class UplinkIntake:
     def __init__(self, app: ASGIApp, hub_ref: Callable[[], Hub], mount: str) -> None:
         self.app = app
         self._hub_ref = hub_ref
-        self._networks = {mount + path: network for path, network in NETWORKS.items()}
+        self._networks = {mount + path: network for path, network in WEBHOOKS.items()}
 
     @property
     def state(self) -> object:
@@ -118,7 +116,7 @@ class UplinkIntake:
                 return
         await self.app(scope, receive, send)
 
-    async def _respond(self, request: Request, network: ModuleType) -> Response:
+    async def _respond(self, request: Request, network: Network) -> Response:
         try:
             return await receive_uplink(self._hub_ref(), request, network)
         except errors.AwtError as exc:
