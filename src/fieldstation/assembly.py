@@ -39,7 +39,7 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
     return await build_hub(
         Store(engine),
         clock or SystemClock(),
-        render_awt=awt.render_reading,
+        renderer=awt.RENDERER,
         codecs=CODECS,
         rate_policy=rate_policy(settings),
         changes=lambda topic: FileChangeSignal(settings.data_dir / f"{CHANGES_FILE}.{topic}"),

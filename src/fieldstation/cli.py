@@ -198,7 +198,8 @@ def serve(
         demo_credentials = json.loads(credentials_file.read_text())
         console.print(f"Demo project credentials (kept in {credentials_file}):")
         console.print_json(json.dumps({k: v for k, v in demo_credentials.items() if k != "project"}))
-    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
+    for logger in ("uvicorn.access", "uvicorn.error"):  # WebSocket handshakes are logged on the second
+        logging.getLogger(logger).addFilter(RedactSecrets())
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -419,6 +420,55 @@ def device_show(
             _utc(reading.time_us), _number(reading.latitude), _number(reading.longitude), escape(notes)
         )
     console.print(table if recent else "No readings yet.")
+
+
+@device_app.command("edit")
+def device_edit(
+    device: Annotated[str, typer.Argument(help="The device: its tag id, EUI, GUID or short id.")],
+    project: Annotated[str, typer.Option(help="Project name.")],
+    tag_id: Annotated[int | None, typer.Option(help="New AWT tag id (every view shows it at once).")] = None,
+    name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    asset: Annotated[
+        str | None, typer.Option(help="New asset, e.g. 'Savannah Elephant'; '' clears it.")
+    ] = None,
+    eui: Annotated[str | None, typer.Option(help="New LoRa EUI / IMEI, 16 hex digits.")] = None,
+    guid: Annotated[str | None, typer.Option(help="New Astrocast deviceGuid.")] = None,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Change a device. A running hub serves the change from its next request, in every API (a new tag id
+    shows in the AWT readings already stored, too)."""
+
+    async def change(hub: Hub) -> Device:
+        owner = await hub.projects.get(project)
+        found = await hub.devices.identify(owner, device)
+        return await hub.devices.edit(found, name=name, asset=asset, tag_id=tag_id, eui=eui, guid=guid)
+
+    changed = _run(_settings(data_dir), change)
+    if as_json:
+        print(json.dumps(_device_json(changed)))
+    else:
+        console.print(
+            f"Device {changed.name} (tag {changed.tag_id}, EUI {changed.eui}, GUID {changed.guid}) changed."
+        )
+
+
+@device_app.command("remove")
+def device_remove(
+    device: Annotated[str, typer.Argument(help="The device: its tag id, EUI, GUID or short id.")],
+    project: Annotated[str, typer.Option(help="Project name.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Remove a device with all its uplinks and readings (and a gateway's sub-devices). There is no undo."""
+
+    async def remove(hub: Hub) -> Device:
+        owner = await hub.projects.get(project)
+        found = await hub.devices.identify(owner, device)
+        await hub.devices.delete(found)
+        return found
+
+    removed = _run(_settings(data_dir), remove)
+    console.print(f"Device {removed.name} (tag {removed.tag_id}) removed, with its readings.")
 
 
 def _reading_json(reading: Reading) -> dict[str, Any]:

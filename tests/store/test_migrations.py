@@ -18,7 +18,7 @@ from fieldstation.core.devices import HUB_TAG_BASE
 from fieldstation.core.hub import build_hub
 from fieldstation.core.models import CommandStatus, NewDevice, NewUplink
 from fieldstation.core.ports import ReadingWindow, UplinkFilter
-from fieldstation.dialects.awt import RATE_POLICY, render_reading
+from fieldstation.dialects.awt import RATE_POLICY, RENDERER
 from fieldstation.store import Store, connect, migrate
 from fieldstation.store.database import current_revision
 from fieldstation.store.schema import metadata
@@ -62,9 +62,7 @@ async def _round_trip(url: str) -> None:
     await migrate(engine)
     assert await current_revision(engine) is not None
     clock = FakeClock(1_790_000_000 * MICROS)
-    hub = await build_hub(
-        Store(engine), clock, render_awt=render_reading, codecs=CODECS, rate_policy=RATE_POLICY
-    )
+    hub = await build_hub(Store(engine), clock, renderer=RENDERER, codecs=CODECS, rate_policy=RATE_POLICY)
     try:
         created = await hub.projects.create("roundtrip")
         device = await hub.devices.add(created.project, NewDevice(name="t", tag_id=4, eui="00000000000000AA"))

@@ -77,13 +77,17 @@ class Authenticator:
         """Raise Unauthorized unless username and password are the credential's, RateLimited when `client`
         (its address) or the credential has guessed too often. Argon2 runs in a worker thread, not on the
         event loop."""
-        if credential.password_hash is None or credential.username != username:
-            raise Unauthorized("wrong username or password")
-        proof = hashlib.sha256(f"{credential.id}\0{credential.password_hash}\0{secret}".encode()).hexdigest()
+        proof = hashlib.sha256(
+            f"{credential.id}\0{credential.password_hash}\0{username}\0{secret}".encode()
+        ).hexdigest()
         now = self._clock.now_us()
         if self._verified.get(proof, 0) > now:
             _remember(self._verified, proof, now + VERIFIED_TTL_S * MICROS)
             return
+        if credential.password_hash is None or credential.username != username:
+            # Counted as a guess too: otherwise a 429 would tell a right username from a wrong one.
+            await self._may_guess(credential, client, now)
+            raise Unauthorized("wrong username or password")
         # Concurrent calls with the same credentials (a webhook's first burst) wait for one verification.
         pending = self._verifying.get(proof)
         if pending is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
@@ -15,7 +16,7 @@ from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound
 from fieldstation.core.freshness import DEVICES, Freshness
 from fieldstation.core.ids import guid, short_id
 from fieldstation.core.models import Device, NewDevice, Project, Reading
-from fieldstation.core.ports import PayloadDecoder, StorePort
+from fieldstation.core.ports import PayloadDecoder, ReadingRenderer, StorePort
 
 log = logging.getLogger("fieldstation.devices")
 
@@ -47,9 +48,17 @@ def normalize_guid(value: str) -> str:
 
 
 class Devices:
-    def __init__(self, store: StorePort, clock: Clock, freshness: Freshness, codecs: PayloadDecoder) -> None:
+    def __init__(
+        self,
+        store: StorePort,
+        clock: Clock,
+        freshness: Freshness,
+        codecs: PayloadDecoder,
+        renderer: ReadingRenderer,
+    ) -> None:
         self._store = store
         self._codecs = codecs
+        self._renderer = renderer
         self._clock = clock
         self._freshness = freshness
         self._by_eui: TtlCache[tuple[int, str], Device] = TtlCache(
@@ -83,10 +92,40 @@ class Devices:
         return added
 
     async def update(self, device: Device, **changes: Any) -> Device:
-        """Change a device's fields (names as in `Device`); every worker sees the change at once."""
+        """Change a device's fields (names as in `Device`); every worker sees the change at once, and the
+        renderings kept with its readings follow it. AlreadyExists when a tag id, EUI or GUID is taken."""
         await self._store.update_device(device.id, **changes)
+        changed = dataclasses.replace(device, **{k: v for k, v in changes.items() if hasattr(device, k)})
+        if any(getattr(changed, name) != getattr(device, name) for name in self._renderer.depends_on):
+            await self._store.rewrite_renderings(
+                device.id, lambda text: self._renderer.refresh(changed, text)
+            )
         self._freshness.announce(DEVICES)
-        return dataclasses.replace(device, **{k: v for k, v in changes.items() if hasattr(device, k)})
+        return changed
+
+    async def edit(
+        self,
+        device: Device,
+        *,
+        name: str | None = None,
+        asset: str | None = None,
+        tag_id: int | None = None,
+        eui: str | None = None,
+        guid: str | None = None,
+    ) -> Device:
+        """What an operator may change of a device, each value checked as `add` checks it."""
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = values.text(name, "the device name", max_length=MAX_NAME)
+        if asset is not None:
+            changes["asset"] = values.text(asset, "the asset", max_length=MAX_NAME, allow_empty=True) or None
+        if tag_id is not None:
+            changes["tag_id"] = values.within(tag_id, "the tag id", maximum=HUB_TAG_BASE - 1)
+        if eui is not None:
+            changes["eui"] = normalize_eui(eui)
+        if guid is not None:
+            changes["guid"] = normalize_guid(guid)
+        return await self.update(device, **changes) if changes else device
 
     async def delete(self, device: Device) -> None:
         await self._store.delete_device(device.id)
@@ -107,9 +146,11 @@ class Devices:
     async def find(
         self, project: Project, *, tag_id: int | None = None, eui: str | None = None, guid: str | None = None
     ) -> Device:
-        """The project's device with this tag id, EUI or GUID (the first one given); NotFound otherwise."""
+        """The project's device with this tag id, EUI or GUID (exactly one of them); NotFound otherwise."""
+        if [tag_id, eui, guid].count(None) != 2:
+            raise InvalidInput("name the device by one of its tag id, EUI or GUID")
         if tag_id is not None:
-            found = await self.by_tag(project, tag_id)
+            found = await self.by_tag(project, values.within(tag_id, "the tag id"))
         elif eui is not None:
             found = await self._store.device_by_eui(project.id, normalize_eui(eui))
         elif guid is not None:
@@ -119,6 +160,26 @@ class Devices:
         if found is None:
             raise NotFound(
                 f"project {project.name} has no such device; `fieldstation device list` shows them"
+            )
+        return found
+
+    async def identify(self, project: Project, name: str) -> Device:
+        """The project's device named by any of its identities: a tag id, an EUI, a GUID or a short id."""
+        text = name.strip()
+        found: Device | None = None
+        if text.isascii() and text.isdigit() and len(text) <= 19:
+            found = await self.by_tag(project, values.within(int(text), "the tag id"))
+        if found is None and EUI.fullmatch(text.replace("-", "").replace(":", "").upper()):
+            found = await self.by_eui(project, normalize_eui(text))
+        if found is None:
+            with contextlib.suppress(InvalidInput):
+                found = await self.by_guid(project, normalize_guid(text))
+        if found is None:
+            found = await self.by_short_id(project, text)
+        if found is None:
+            raise NotFound(
+                f"project {project.name} has no device {name!r} (a tag id, EUI, GUID or short id); "
+                "`fieldstation device list` shows them"
             )
         return found
 

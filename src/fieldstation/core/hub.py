@@ -13,9 +13,9 @@ from fieldstation.core.devices import Devices
 from fieldstation.core.events import EventBus
 from fieldstation.core.freshness import Freshness, SignalFor, in_process
 from fieldstation.core.ids import api_secret
-from fieldstation.core.ingest import AwtRenderer, Ingestor
+from fieldstation.core.ingest import Ingestor
 from fieldstation.core.operations import Operations
-from fieldstation.core.ports import PayloadDecoder, StorePort
+from fieldstation.core.ports import PayloadDecoder, ReadingRenderer, StorePort
 from fieldstation.core.projects import Projects
 from fieldstation.core.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from fieldstation.core.readings import Readings
@@ -48,7 +48,7 @@ async def build_hub(
     store: StorePort,
     clock: Clock,
     *,
-    render_awt: AwtRenderer,
+    renderer: ReadingRenderer,
     codecs: PayloadDecoder,
     rate_policy: Mapping[str, Limit],
     changes: SignalFor | None = None,
@@ -58,9 +58,9 @@ async def build_hub(
     processes of one installation announce their changes on (one process alone: none needed)."""
     secret = await store.setting_or_create(TOKEN_SECRET_SETTING, api_secret(48))
     freshness = Freshness(changes or in_process)
-    devices = Devices(store, clock, freshness, codecs)
+    devices = Devices(store, clock, freshness, codecs, renderer)
     events = EventBus()
-    ingestor = Ingestor(store, clock, render_awt, events, devices, codecs)
+    ingestor = Ingestor(store, clock, renderer, events, devices, codecs)
     limiter = MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock)
     return Hub(
         store=store,

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fieldstation.core.clock import MICROS, Clock
@@ -21,13 +21,18 @@ from fieldstation.core.devices import Devices
 from fieldstation.core.errors import StoreUnavailable
 from fieldstation.core.events import EventBus
 from fieldstation.core.ids import ordered_guid
-from fieldstation.core.models import Decoded, Device, Event, NewUplink, Project
-from fieldstation.core.ports import UID_KEY, PayloadDecoder, ReadingToStore, StoredReading, StorePort
+from fieldstation.core.models import Device, Event, NewUplink, Project
+from fieldstation.core.ports import (
+    UID_KEY,
+    PayloadDecoder,
+    ReadingRenderer,
+    ReadingToStore,
+    StoredReading,
+    StorePort,
+)
 
 log = logging.getLogger("fieldstation.ingest")
 
-AwtRenderer = Callable[[Device, str, Decoded], str]
-"""(device, reading uid, decoded) -> the AWT Reading object as JSON text."""
 
 MAX_BATCH = 1_000
 DEDUP_WINDOW_US = 24 * 3600 * MICROS
@@ -48,7 +53,7 @@ class Ingestor:
         self,
         store: StorePort,
         clock: Clock,
-        render_awt: AwtRenderer,
+        renderer: ReadingRenderer,
         events: EventBus,
         devices: Devices,
         codecs: PayloadDecoder,
@@ -56,7 +61,7 @@ class Ingestor:
         self._store = store
         self._codecs = codecs
         self._clock = clock
-        self._render_awt = render_awt
+        self._renderer = renderer
         self._events = events
         self._devices = devices
         self._versions_written: dict[int, int] = {}
@@ -81,7 +86,7 @@ class Ingestor:
             uid,
             uplink,
             decoded,
-            self._render_awt(device, uid, decoded),
+            self._renderer.render(device, uid, decoded),
             inserted_us,
             dedup_key(uplink),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -77,6 +77,20 @@ class UplinkFilter:
     created_until_us: int | None = None
     limit: int | None = None
     offset: int = 0
+
+
+class ReadingRenderer(Protocol):
+    """A view's rendering of a reading, kept with the reading for speed (the AWT Reading object: an archive
+    page of 50,000 readings is then a concatenation). The view owns it; the core keeps it current."""
+
+    depends_on: tuple[str, ...]
+    """The `Device` fields the rendering shows: a change to one of them refreshes the device's renderings."""
+
+    def render(self, device: Device, uid: str, decoded: Decoded) -> str: ...
+
+    def refresh(self, device: Device, rendered: str) -> str:
+        """A stored rendering, brought up to date with the device as it is now."""
+        ...
 
 
 class PayloadDecoder(Protocol):
@@ -161,6 +175,10 @@ class StorePort(Protocol):
     ) -> None: ...
 
     async def reading_by_uid(self, project_id: int, uid: str) -> Reading | None: ...
+
+    async def rewrite_renderings(self, device_id: int, refresh: Callable[[str], str]) -> int:
+        """Pass each of the device's stored renderings through `refresh`; returns how many."""
+        ...
 
     async def last_reading_id(self, project_id: int) -> int: ...
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -58,16 +59,28 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._await(HEADERS)
-        _Sweeper.watch(self.loop, self.connections, min(self.header_timeout_s, self.body_timeout_s))
+        _Sweeper.watch(self.loop, self.connections, self.header_timeout_s)
 
     def data_received(self, data: bytes) -> None:
-        waiting_for_headers = self.waiting_for == HEADERS
+        if self.waiting_for == IDLE and (self.cycle is None or self.cycle.response_complete):
+            # Bytes between requests (even blank lines, which start no request) are the next request's
+            # beginning: its header deadline runs from here, or a trickle of them holds the connection.
+            self._await(HEADERS)
         super().data_received(data)
-        if waiting_for_headers and self.waiting_for == HEADERS:  # still no end of headers
-            self._header_bytes += len(data)
-            if self._header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
-                self.waiting_for = IDLE
-                self.send_400_response("Request headers are too large.")
+
+    def on_url(self, url: bytes) -> None:
+        self._count_header_bytes(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header_bytes(len(name) + len(value))
+        super().on_header(name, value)
+
+    def _count_header_bytes(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > MAX_HEADER_BYTES:
+            # Raised inside the parser's callback: uvicorn answers 400 and closes the connection.
+            raise ValueError(f"request line and headers are over {MAX_HEADER_BYTES} bytes")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -102,24 +115,36 @@ class _Sweeper:
     _tasks: ClassVar[dict[asyncio.AbstractEventLoop, asyncio.Task[None]]] = {}
 
     @classmethod
-    def watch(cls, loop: asyncio.AbstractEventLoop, connections: set[Any], shortest_s: float) -> None:
+    def watch(cls, loop: asyncio.AbstractEventLoop, connections: set[Any], header_timeout_s: float) -> None:
         task = cls._tasks.get(loop)
         if task is None or task.done():
-            cls._tasks[loop] = loop.create_task(cls._sweep(loop, connections, min(1.0, shortest_s / 4)))
+            sweep = cls._sweep(loop, connections, header_timeout_s)
+            cls._tasks[loop] = loop.create_task(sweep)
 
     @staticmethod
-    async def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any], every_s: float) -> None:
+    async def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any], header_timeout_s: float) -> None:
+        # A connection upgraded to a WebSocket is another protocol object; until its opening handshake is
+        # done it gets the header deadline too, counted from when a sweep first saw it.
+        handshaking: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         while True:
-            await asyncio.sleep(every_s)
+            await asyncio.sleep(min(1.0, header_timeout_s / 4))
             now = loop.time()
             for connection in list(connections):
-                if not isinstance(connection, DeadlineHttpProtocol) or connection.transport.is_closing():
+                transport = getattr(connection, "transport", None)
+                if transport is None or transport.is_closing():
                     continue
-                reason = connection.overdue(now)
-                if reason is not None:
-                    connection.logger.info("closing a connection: its %s", reason)
-                    connection.waiting_for = IDLE
-                    connection.transport.close()
+                if isinstance(connection, DeadlineHttpProtocol):
+                    reason = connection.overdue(now)
+                    if reason is not None:
+                        connection.logger.info("closing a connection: its %s", reason)
+                        connection.waiting_for = IDLE
+                        transport.close()
+                    continue
+                opened = getattr(connection, "handshake_completed_event", None)
+                if opened is None or opened.is_set():
+                    continue
+                if now - handshaking.setdefault(connection, now) > header_timeout_s:
+                    transport.close()
 
 
 _SECRET_PARAMETER = re.compile(r"(access_token|token|Token)=[^&\s]*")

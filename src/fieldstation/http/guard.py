@@ -31,7 +31,7 @@ ErrorRenderer = Callable[[int, str, Mapping[str, str] | None], Response]
 
 _CONTROL_TEXT = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
-_DIGITS = re.compile(rb"[0-9]{1,18}")
+_DIGITS = re.compile(rb"[0-9]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)

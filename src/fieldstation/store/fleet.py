@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fieldstation.core.errors import AlreadyExists
 from fieldstation.core.models import Device, Reading
 from fieldstation.store import schema as t
 from fieldstation.store.rows import device_row, reading_row
@@ -28,8 +29,12 @@ class FleetQueries:
         return None if row is None else device_row(row)
 
     async def update_device(self, device_id: int, **changes: Any) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(update(d).where(d.c.id == device_id).values(**changes))
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(update(d).where(d.c.id == device_id).values(**changes))
+        except IntegrityError as exc:
+            taken = ", ".join(f"{name} {value}" for name, value in changes.items())
+            raise AlreadyExists(f"another device of the project already has {taken}") from exc
 
     async def delete_device(self, device_id: int) -> None:
         async with self.engine.begin() as conn:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import orjson
-from sqlalchemy import Row, Select, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -271,6 +271,29 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     async def reading_by_uid(self, project_id: int, uid: str) -> Reading | None:
         stmt = select(t.readings).where(t.readings.c.project_id == project_id, t.readings.c.uid == uid)
         return await self._one(stmt, _reading)
+
+    async def rewrite_renderings(self, device_id: int, refresh: Callable[[str], str]) -> int:
+        """Pass the device's stored AWT renderings through `refresh`, a chunk of rows a transaction."""
+        r = t.readings
+        rewritten, after_id = 0, 0
+        while True:
+            async with self.engine.begin() as conn:
+                rows = (
+                    await conn.execute(
+                        select(r.c.id, r.c.awt_json)
+                        .where(r.c.device_id == device_id, r.c.id > after_id)
+                        .order_by(r.c.id)
+                        .limit(STREAM_CHUNK_ROWS)
+                    )
+                ).all()
+                if not rows:
+                    return rewritten
+                await conn.execute(
+                    update(r).where(r.c.id == bindparam("row_id")).values(awt_json=bindparam("rendered")),
+                    [{"row_id": row.id, "rendered": refresh(row.awt_json)} for row in rows],
+                )
+            rewritten += len(rows)
+            after_id = rows[-1].id
 
     async def last_reading_id(self, project_id: int) -> int:
         async with self.engine.connect() as conn:

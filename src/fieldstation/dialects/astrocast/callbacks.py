@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from fieldstation.core import values
-from fieldstation.core.errors import NotFound
+from fieldstation.core.errors import AlreadyExists, NotFound
 from fieldstation.core.hashing import key_digest
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import NewDevice, NewUplink, Project
@@ -113,7 +113,13 @@ async def _device(hub: Hub, project: Project, device_guid: str) -> Any:
     new = NewDevice(
         name=f"Astronode {device_guid[:8]}", guid=device_guid, device_type="Astronode", codec="passthrough"
     )
-    return await hub.devices.add(project, new)
+    try:
+        return await hub.devices.add(project, new)
+    except AlreadyExists:
+        raced = await hub.devices.by_guid(project, device_guid)
+        if raced is None:
+            raise
+        return raced  # a concurrent callback of the same modem registered it first
 
 
 def _guid(body: dict[str, Any], name: str) -> str:

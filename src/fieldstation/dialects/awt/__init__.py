@@ -4,7 +4,7 @@ from fieldstation.dialects import Dialect
 from fieldstation.dialects.awt.app import create_app
 from fieldstation.dialects.awt.errors import door_error
 from fieldstation.dialects.awt.rate_limits import RATE_POLICY
-from fieldstation.dialects.awt.render import render_reading
+from fieldstation.dialects.awt.render import RENDERER
 from fieldstation.dialects.awt.uplinks import UplinkIntake
 from fieldstation.networks import MAX_BODY_BYTES
 
@@ -19,4 +19,4 @@ DIALECT = Dialect(
     front=UplinkIntake,
 )
 
-__all__ = ["DIALECT", "MOUNT", "RATE_POLICY", "render_reading"]
+__all__ = ["DIALECT", "MOUNT", "RATE_POLICY", "RENDERER"]

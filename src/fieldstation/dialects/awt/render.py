@@ -71,3 +71,23 @@ def reading_object(device: Device, uid: str, decoded: Decoded) -> dict[str, Any]
 
 def render_reading(device: Device, uid: str, decoded: Decoded) -> str:
     return orjson.dumps(reading_object(device, uid, decoded)).decode()
+
+
+class AwtRenderer:
+    """The AWT Reading object, kept with each reading (`core.ports.ReadingRenderer`). Of the device it shows
+    the tag id, so a new tag id refreshes the stored objects: no AWT page shows a tag the device no longer
+    has. (`softwareVersion` is what the frame reported, or the device's version when it was received: a
+    reading's history, which a later firmware does not rewrite.)"""
+
+    depends_on: tuple[str, ...] = ("tag_id",)
+
+    def render(self, device: Device, uid: str, decoded: Decoded) -> str:
+        return render_reading(device, uid, decoded)
+
+    def refresh(self, device: Device, rendered: str) -> str:
+        reading = orjson.loads(rendered)
+        reading["tagId"] = device.tag_id
+        return orjson.dumps(reading).decode()
+
+
+RENDERER = AwtRenderer()
