@@ -1,0 +1,117 @@
+"""What every command group shares: the console, options, running a command against the hub, JSON shapes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from fieldstation.assembly import close_hub, open_hub
+from fieldstation.config import Settings
+from fieldstation.core.clock import MICROS
+from fieldstation.core.errors import DomainError
+from fieldstation.core.hub import Hub
+from fieldstation.core.models import CredentialKind, Device, IssuedCredential, Project
+from fieldstation.core.projects import CreatedProject
+from fieldstation.demo import Demo
+
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+DEMO_PROJECT = "demo"
+DEMO_CREDENTIALS_FILE = "demo-credentials.json"
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory (SQLite database, demo credentials). Env: FIELDSTATION_DATA_DIR; "
+        "default ./fieldstation-data.",
+        show_default=False,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+
+def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+def run(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
+    async def main() -> T:
+        hub = await open_hub(settings)
+        try:
+            return await work(hub)
+        finally:
+            await close_hub(hub)
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def project_json(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "short_id": project.short_id,
+        "created_at": project.created_us // MICROS,
+        "auto_register": project.auto_register,
+        "demo": project.is_demo,
+    }
+
+
+def created_json(created: CreatedProject) -> dict[str, Any]:
+    out: dict[str, Any] = {"project": project_json(created.project)}
+    for kind, issued in created.credentials.items():
+        out[kind.value] = secret_json(issued, created.project)
+    return out
+
+
+def secret_json(issued: IssuedCredential, project: Project) -> dict[str, Any]:
+    if issued.credential.kind is CredentialKind.AWT:
+        return {
+            "api_key": issued.api_key,
+            "username": issued.credential.username,
+            "password": issued.password,
+        }
+    if issued.credential.kind is CredentialKind.INSTATHINGS:
+        return {
+            "project": project.short_id,
+            "client_id": issued.credential.username,
+            "client_secret": issued.api_key,
+        }
+    return {"api_key": issued.api_key}
+
+
+def device_json(device: Device) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "guid": device.guid,
+        "short_id": device.short_id,
+        "name": device.name,
+        "tag_id": device.tag_id,
+        "eui": device.eui,
+        "asset": device.asset,
+        "device_type": device.device_type,
+        "software_version": device.software_version,
+        "codec": device.codec,
+        "created_at": device.created_us // MICROS,
+    }
+
+
+async def create_project(hub: Hub, name: str, demo: bool) -> CreatedProject:
+    created = await hub.projects.create(name, auto_register=demo, is_demo=demo)
+    if demo:
+        await Demo(hub).populate(created.project)
+    return created

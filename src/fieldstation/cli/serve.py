@@ -1,0 +1,85 @@
+"""`fieldstation serve`: the hub, with the demo project on a new data dir."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from fieldstation import __version__
+from fieldstation.assembly import DIALECTS
+from fieldstation.cli.common import (
+    DEMO_CREDENTIALS_FILE,
+    DEMO_PROJECT,
+    DataDir,
+    console,
+    create_project,
+    created_json,
+    run,
+    settings_for,
+)
+from fieldstation.core.hub import Hub
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on. Env: FIELDSTATION_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on. Env: FIELDSTATION_PORT.")] = None,
+    data_dir: DataDir = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo",
+            help="Create the demo project on a new data dir (default). Env: FIELDSTATION_DEMO.",
+        ),
+    ] = None,
+) -> None:
+    """Run the hub. On a new data dir it first creates the project `demo`, filled with a week of tracking
+    data, and prints the base URLs and the credentials to use."""
+    import uvicorn
+
+    from fieldstation.app import create_app
+    from fieldstation.http.connection import (
+        KEEP_ALIVE_S,
+        MAX_HEADER_BYTES,
+        WS_MAX_MESSAGE_BYTES,
+        DeadlineHttpProtocol,
+        RedactSecrets,
+    )
+
+    settings = settings_for(data_dir, host=host, port=port, demo=demo)
+    credentials_file = settings.data_dir / DEMO_CREDENTIALS_FILE
+
+    async def prepare(hub: Hub) -> None:
+        if settings.demo and not await hub.projects.all():
+            console.print("New data directory: creating the demo project with a week of tracking data...")
+            created = await create_project(hub, DEMO_PROJECT, demo=True)
+            credentials_file.write_text(json.dumps(created_json(created), indent=2))
+            credentials_file.chmod(0o600)
+
+    run(settings, prepare)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold]fieldstation {__version__}[/bold] on {base}  (data: {settings.data_dir.resolve()})")
+    for dialect in DIALECTS:
+        console.print(f"  {dialect.name:<12} {base}{dialect.mount}")
+    if credentials_file.exists():
+        demo_credentials = json.loads(credentials_file.read_text())
+        console.print(f"Demo project credentials (kept in {credentials_file}):")
+        console.print_json(json.dumps({k: v for k, v in demo_credentials.items() if k != "project"}))
+    for logger in ("uvicorn.access", "uvicorn.error"):  # WebSocket handshakes are logged on the second
+        logging.getLogger(logger).addFilter(RedactSecrets())
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http=DeadlineHttpProtocol.with_timeouts(settings.header_timeout_s, settings.body_timeout_s),
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
+        access_log=os.environ.get("FIELDSTATION_ACCESS_LOG", "1") != "0",
+    )
