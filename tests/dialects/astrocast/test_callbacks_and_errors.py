@@ -10,7 +10,7 @@ from fieldstation.codecs import astrocast_geo
 from fieldstation.core.hashing import key_digest
 from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
-from fieldstation.dialects.astrocast.callbacks import CALLBACK_REFUSED
+from fieldstation.intake.astrocast import CALLBACK_REFUSED
 from fieldstation.store import connect
 from tests.conftest import Harness
 from tests.dialects.astrocast.conftest import astronode, b64, key

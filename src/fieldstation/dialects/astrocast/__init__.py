@@ -1,5 +1,5 @@
-"""Astrocast Pull API (`../shared/seeds/000_*.txt`, `specs/astrocast.md`), mounted at `/astrocast/v1`, and
-the intake for a real Astrocast account's push callbacks."""
+"""Astrocast Pull API (`../shared/seeds/000_*.txt`, `specs/astrocast.md`), mounted at `/astrocast/v1`; it
+also serves the push callbacks of a real Astrocast account (`intake/astrocast.py`)."""
 
 from fieldstation.dialects import Dialect
 from fieldstation.dialects.astrocast.app import create_app

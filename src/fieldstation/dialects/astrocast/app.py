@@ -17,10 +17,11 @@ from fieldstation.core.hub import Hub
 from fieldstation.core.models import CommandStatus, CredentialKind, Device, Project
 from fieldstation.core.ports import UplinkFilter
 from fieldstation.core.values import BadValue
-from fieldstation.dialects.astrocast import callbacks, render
+from fieldstation.dialects.astrocast import render
 from fieldstation.dialects.astrocast.errors import AstrocastError, checked, install, json_object
 from fieldstation.dialects.astrocast.wire import BadDate, csv_rows, csv_stream, parse_date
 from fieldstation.http.responses import JsonResponse, json_array_stream
+from fieldstation.intake import astrocast as astrocast_callbacks
 
 CSV = "text/csv"
 COMMAND_SIZES = (8, 40)
@@ -175,7 +176,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         except InvalidInput as exc:
             raise AstrocastError(400, f"{exc}.") from exc
 
-    callbacks.add_routes(app, hub_ref)
+    astrocast_callbacks.add_routes(app, hub_ref)
     return app
 
 

@@ -16,6 +16,7 @@ from fieldstation.core.errors import StoreUnavailable
 from fieldstation.core.values import BadValue
 from fieldstation.http.responses import JsonResponse
 from fieldstation.http.routes import allowed_methods
+from fieldstation.intake.refusals import Refusal, Refused
 
 log = logging.getLogger("fieldstation.astrocast")
 T = TypeVar("T")
@@ -61,7 +62,28 @@ def door_error(status: int, message: str, headers: Mapping[str, str] | None = No
     return JsonResponse({"message": message}, status_code=status, headers=headers)
 
 
+REFUSAL_STATUS = {
+    Refusal.MALFORMED: 400,
+    Refusal.UNAUTHORIZED: 401,
+    Refusal.BAD_SIGNATURE: 401,
+    Refusal.UNKNOWN_DEVICE: 404,
+    Refusal.NOT_FOUND: 404,
+    Refusal.RATE_LIMITED: 429,
+}
+
+
+def refusal_response(refused: Refused) -> JsonResponse:
+    """What a way in served under this API (the push callbacks) refused, in Astrocast's shape."""
+    if refused.why is Refusal.UNAVAILABLE:
+        return unavailable("The data store cannot be reached.")
+    return JsonResponse({"message": refused.detail or "Refused."}, status_code=REFUSAL_STATUS[refused.why])
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, refused: Refused) -> JsonResponse:
+        return refusal_response(refused)
+
     @app.exception_handler(AstrocastError)
     async def _astrocast(_: Request, exc: AstrocastError) -> JsonResponse:
         if exc.status == 503:

@@ -1,56 +1,20 @@
-"""Astrocast's wire details: lenient dates in, ISO 8601 `Z` out, CSV."""
+"""Astrocast's wire details: ISO 8601 `Z` out, CSV. Dates in are read as the callbacks' are
+(`networks.astrocast.parse_date`)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fieldstation.core import values
-from fieldstation.core.clock import MICROS
-from fieldstation.core.values import MAX_TIME_US, MIN_TIME_US, BadValue
+from fieldstation.core.values import MAX_TIME_US, MIN_TIME_US
+from fieldstation.networks.astrocast import BadDate, parse_date
 
-_DATE = re.compile(
-    r"^(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,9}))?)?)?"
-    r"(Z|[+-]\d{2}:?\d{2})?$",
-    re.ASCII,
-)
+__all__ = ["BadDate", "csv_rows", "csv_stream", "format_date", "format_day", "parse_date"]
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class BadDate(ValueError):
-    pass
-
-
-def parse_date(value: str) -> int:
-    """Dates as people type them: `2020-12-01T01:00:00.00`, `...Z`, `2022-10-1T00:00:00`, `2022-10-01`, an
-    offset. Naive means UTC. Returns epoch microseconds."""
-    match = _DATE.fullmatch(value.strip())
-    if match is None:
-        raise BadDate(value)
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    try:
-        moment = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=UTC
-        )
-    except ValueError as exc:
-        raise BadDate(value) from exc
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        hours, minutes = int(zone[1:3]), int(zone[-2:])
-        try:
-            moment -= sign * timedelta(hours=hours, minutes=minutes)
-        except OverflowError as exc:  # an offset that takes the instant out of years 1..9999
-            raise BadDate(value) from exc
-    micros = int(((fraction or "") + "000000")[:6])
-    try:
-        return values.time_us(int((moment - EPOCH).total_seconds()) * MICROS + micros, "date")
-    except BadValue as exc:
-        raise BadDate(value) from exc
 
 
 def format_date(value_us: int | None) -> str | None:

@@ -5,7 +5,7 @@ from fieldstation.dialects.awt.app import create_app
 from fieldstation.dialects.awt.errors import door_error
 from fieldstation.dialects.awt.rate_limits import RATE_POLICY
 from fieldstation.dialects.awt.render import RENDERER
-from fieldstation.dialects.awt.uplinks import UplinkIntake
+from fieldstation.dialects.awt.webhooks import front
 from fieldstation.networks import MAX_BODY_BYTES
 
 MOUNT = "/awt/v2"
@@ -16,7 +16,7 @@ DIALECT = Dialect(
     max_body_bytes=MAX_BODY_BYTES,
     door_error=door_error,
     rate_policy=RATE_POLICY,
-    front=UplinkIntake,
+    front=front,
 )
 
 __all__ = ["DIALECT", "MOUNT", "RATE_POLICY", "RENDERER"]

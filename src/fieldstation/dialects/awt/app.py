@@ -14,10 +14,12 @@ from fieldstation.core.errors import Unauthorized
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, Device
 from fieldstation.core.ports import ReadingWindow
-from fieldstation.dialects.awt import errors, params, uplinks
+from fieldstation.dialects.awt import errors, params
 from fieldstation.dialects.awt import rate_limits as groups
-from fieldstation.dialects.awt.uplinks import basic_credentials, client_address
+from fieldstation.dialects.awt.webhooks import WEBHOOKS
+from fieldstation.http.credentials import basic_credentials, client_address
 from fieldstation.http.responses import JsonResponse, json_array_stream
+from fieldstation.intake import webhooks
 
 TOKEN_LIFETIME_S = 3600
 """The seed: "This token is valid for 1 hour"."""
@@ -171,7 +173,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     async def data_tag(request: Request, hub: HubDep, credential: Caller, tag_id: str) -> StreamingResponse:
         return await recent(request, hub, credential, tag_id)
 
-    uplinks.add_routes(app, hub_ref)
+    webhooks.add_routes(app, hub_ref, WEBHOOKS, errors.refusal_response)
     return app
 
 

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fieldstation.core.errors import RateLimited, StoreUnavailable
 from fieldstation.http.responses import JsonResponse
 from fieldstation.http.routes import allowed_methods
+from fieldstation.intake.refusals import Refusal, Refused
 
 log = logging.getLogger("fieldstation.awt")
 
@@ -48,6 +49,28 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
 def door_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JsonResponse:
     """An error found at the hub's front door (`http.guard`), in AWT's words."""
     return error_response(status, f"{MALFORMED} {message}" if status == 400 else message, headers)
+
+
+def refusal_response(refused: Refused) -> JsonResponse:
+    """What a way in refused (the uplink webhooks served under this API), in AWT's words."""
+    why = refused.why
+    if why is Refusal.MALFORMED:
+        return error_response(400, f"{MALFORMED} {refused.detail}")
+    if why is Refusal.UNAUTHORIZED:
+        return error_response(401, BAD_KEY)
+    if why is Refusal.BAD_SIGNATURE:
+        return error_response(401, f"Unauthorized. {refused.detail}")
+    if why is Refusal.RATE_LIMITED:
+        return error_response(429, RATE_LIMITED, {"Retry-After": str(refused.retry_after_s)})
+    if why is Refusal.UNKNOWN_DEVICE:
+        return error_response(404, DEVICE_NOT_FOUND.format(eui=refused.detail))
+    if why is Refusal.UNAVAILABLE:
+        return error_response(503, STORE_DOWN, {"Retry-After": str(STORE_RETRY_S)})
+    return error_response(404, refused.detail or "Not found.")
+
+
+def crashed() -> JsonResponse:
+    return error_response(500, SERVER_ERROR)
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,153 @@
+"""The LoRa network servers' webhooks (AWT's `POST /lora`, `/ttn-webhook`, `/chirpstack`, `/actility`).
+
+Callers authenticate with an AWT credential, as AWT's documentation says: `X-API-KEY` plus Basic, no bearer
+token. `201 Created` is sent only once the uplink is committed; a repeat of a stored uplink answers 201
+with the first reading's `recordId` and `"duplicate": true`. Deliveries that are not uplinks (a ChirpStack
+`join`, a TTN `downlink_ack`) answer `202 Accepted` and are kept as network events. A bad body is refused
+with what is wrong, and changes nothing.
+
+No `from __future__ import annotations`: FastAPI reads these annotations at run time."""
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import FastAPI, Request
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fieldstation.core.errors import NotFound, RateLimited, StoreUnavailable, Unauthorized
+from fieldstation.core.hub import Hub
+from fieldstation.core.models import Credential, CredentialKind, NewUplink
+from fieldstation.http.credentials import basic_credentials, client_address
+from fieldstation.http.responses import JsonResponse
+from fieldstation.intake.refusals import Refusal, RefusalRenderer, Refused
+from fieldstation.networks import BadBody, BadSignature, Network, OtherEvent
+
+log = logging.getLogger("fieldstation.intake")
+Webhooks = Mapping[str, Network]
+"""Path (under the serving API's prefix) -> the network server whose webhook it takes."""
+
+
+async def receive_uplink(hub: Hub, request: Request, network: Network) -> Response:
+    credential = await _caller(request, hub)
+    body = await request.body()  # its size was bounded at the front door (http.guard)
+    query = request.scope["query_string"].decode("latin-1")
+    try:
+        parsed = network.parse(body, query)
+    except BadBody as exc:
+        raise Refused(Refusal.MALFORMED, f"{network.name}: {exc}.") from exc
+    project = await hub.projects.by_id(credential.project_id)
+    signature = network.signature
+    key = None if signature is None else project.settings.get(signature.setting)
+    if signature is not None and key and not isinstance(parsed, OtherEvent):
+        try:
+            signature.verify(body, query, key)
+        except (BadSignature, BadBody) as exc:
+            raise Refused(Refusal.BAD_SIGNATURE, f"{exc}.") from exc
+    if isinstance(parsed, OtherEvent):
+        await hub.ingestor.record_network_event(
+            project, parsed.eui, network.name, parsed.kind, parsed.meta, body
+        )
+        return JsonResponse({"event": parsed.kind, "accepted": True}, status_code=202)
+    try:
+        device = await hub.devices.for_uplink(project, parsed.eui, parsed.payload)
+    except NotFound as exc:
+        raise Refused(Refusal.UNKNOWN_DEVICE, parsed.eui) from exc
+    uplink = NewUplink(
+        source=network.name,
+        payload=parsed.payload,
+        received_us=parsed.received_us or hub.clock.now_us(),
+        raw=body,
+        eui=parsed.eui,
+        f_cnt=parsed.f_cnt,
+        f_port=parsed.f_port,
+        meta=parsed.meta,
+    )
+    stored = await hub.ingestor.submit(device, uplink)
+    return JsonResponse({"recordId": stored.uid, "duplicate": stored.duplicate}, status_code=201)
+
+
+def add_routes(app: FastAPI, hub_ref: Callable[[], Hub], webhooks: Webhooks, render: RefusalRenderer) -> None:
+    """The webhooks as routes of the serving API's app: they are in its OpenAPI document. `WebhookFront`,
+    in front of the whole application, answers the same paths with the same function, faster."""
+    for path, network in webhooks.items():
+        app.add_api_route(
+            path, _endpoint(hub_ref, network, render), methods=["POST"], status_code=201, name=path[1:]
+        )
+
+
+def _endpoint(
+    hub_ref: Callable[[], Hub], network: Network, render: RefusalRenderer
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await receive_uplink(hub_ref(), request, network)
+        except Refused as refused:
+            return render(refused)
+        except StoreUnavailable:
+            return render(Refused(Refusal.UNAVAILABLE))
+
+    endpoint.__doc__ = network.description
+    return endpoint
+
+
+class WebhookFront:
+    """ASGI front for the webhook paths, placed before the whole application: a network server's webhook
+    is the hub's hottest request, and the framework's per-request machinery (middleware stacks, routing,
+    dependency solving) cost more than the uplink's own work (docs/performance.md). Everything else goes on
+    to the app."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        hub_ref: Callable[[], Hub],
+        mount: str,
+        webhooks: Webhooks,
+        render: RefusalRenderer,
+        crashed: Callable[[], Response],
+    ) -> None:
+        self.app = app
+        self._hub_ref = hub_ref
+        self._networks = {mount + path: network for path, network in webhooks.items()}
+        self._render = render
+        self._crashed = crashed
+
+    @property
+    def state(self) -> object:
+        """The wrapped app's state, so that the front is as transparent as middleware."""
+        return getattr(self.app, "state", None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            network = self._networks.get(scope["path"])
+            if network is not None:
+                response = await self._respond(Request(scope, receive), network)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _respond(self, request: Request, network: Network) -> Response:
+        try:
+            return await receive_uplink(self._hub_ref(), request, network)
+        except Refused as refused:
+            return self._render(refused)
+        except StoreUnavailable:
+            return self._render(Refused(Refusal.UNAVAILABLE))
+        except ClientDisconnect:
+            raise  # nobody to answer: the front door lets it go quietly
+        except Exception:
+            log.exception("uplink on %s failed", request.url.path)
+            return self._crashed()
+
+
+async def _caller(request: Request, hub: Hub) -> Credential:
+    try:
+        credential = await hub.auth.key(CredentialKind.AWT, request.headers.get("x-api-key"))
+        username, secret = basic_credentials(request.headers.get("authorization", ""))
+        await hub.auth.password(credential, username, secret, client_address(request))
+    except Unauthorized as exc:
+        raise Refused(Refusal.UNAUTHORIZED) from exc
+    except RateLimited as exc:
+        raise Refused(Refusal.RATE_LIMITED, retry_after_s=exc.retry_after_s) from exc
+    return credential
