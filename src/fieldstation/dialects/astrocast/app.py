@@ -20,6 +20,7 @@ from fieldstation.core.values import BadValue
 from fieldstation.dialects.astrocast import render
 from fieldstation.dialects.astrocast.errors import AstrocastError, checked, install, json_object
 from fieldstation.dialects.astrocast.wire import BadDate, csv_rows, csv_stream, parse_date
+from fieldstation.http.params import query_parameters
 from fieldstation.http.responses import JsonResponse, json_array_stream
 from fieldstation.intake import astrocast as astrocast_callbacks
 
@@ -64,9 +65,9 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
 
     @app.get("/messages")
     @app.get("/messages/", include_in_schema=False)
-    async def messages(request: Request, ctx: Caller) -> Response:
+    async def messages(request: Request, ctx: Caller, query: MessageQuery) -> Response:
+        """Messages, oldest first; JSON, or CSV with `Accept: text/csv`."""
         hub, project = ctx
-        query = request.query_params
         guid = query.get("deviceGuid")
         device = await device_by_guid(hub, project, guid) if guid else None
         where = UplinkFilter(
@@ -92,9 +93,9 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         return _listing(request, render.DEVICE_FIELDS, objects)
 
     @app.get("/devices/summary")
-    async def summary(request: Request, ctx: Caller) -> Response:
+    async def summary(request: Request, ctx: Caller, query: SummaryQuery) -> Response:
+        """Per device and day (UTC): messages and commands, their count and bytes."""
         hub, project = ctx
-        query = request.query_params
         guid = query.get("deviceGuid")
         device = await device_by_guid(hub, project, guid) if guid else None
         by_id = {d.id: d for d in await hub.devices.list(project)}
@@ -144,9 +145,9 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         return JsonResponse(render.command_object(command))
 
     @app.get("/commands")
-    async def list_commands(request: Request, ctx: Caller) -> Response:
+    async def list_commands(request: Request, ctx: Caller, query: CommandQuery) -> Response:
+        """Commands, newest first."""
         hub, project = ctx
-        query = request.query_params
         guid = query.get("deviceGuid")
         target = await device_by_guid(hub, project, guid) if guid else None
         where = CommandFilter(
@@ -178,6 +179,38 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
 
     astrocast_callbacks.add_routes(app, hub_ref)
     return app
+
+
+DATE = "A date: 2022-08-01T01:00:00Z, 2022-08-01, or with an offset; naive means UTC."
+DEVICE = "Only this device's (its deviceGuid)."
+MessageQuery = Annotated[
+    dict[str, str],
+    Depends(
+        query_parameters(
+            deviceGuid=DEVICE,
+            startReceivedDate=DATE,
+            endReceivedDate=DATE,
+            startCreatedDate=DATE,
+            endCreatedDate=DATE,
+            limit="How many messages at most.",
+            offset="How many messages to skip.",
+        )
+    ),
+]
+SummaryQuery = Annotated[
+    dict[str, str], Depends(query_parameters(deviceGuid=DEVICE, startDate=DATE, endDate=DATE))
+]
+CommandQuery = Annotated[
+    dict[str, str],
+    Depends(
+        query_parameters(
+            deviceGuid=DEVICE,
+            commandStatus="0 pending, 1 sent, 2 failed, 3 cancelled, 4 acknowledged, 5 expired.",
+            startCreatedDate=DATE,
+            endCreatedDate=DATE,
+        )
+    ),
+]
 
 
 def _wants_csv(request: Request) -> bool:

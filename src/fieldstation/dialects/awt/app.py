@@ -6,7 +6,7 @@ No `from __future__ import annotations` here: FastAPI reads these annotations at
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from fieldstation.core.clock import MICROS
@@ -119,9 +119,9 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         return json_array_stream(hub.readings.awt_pages(window))
 
     async def recent(
-        request: Request, hub: Hub, credential: Credential, raw_tag_id: str | None
+        window_params: WindowParams, hub: Hub, credential: Credential, raw_tag_id: str | None
     ) -> StreamingResponse:
-        start, end, offset = _window_params(request)
+        start, end, offset = window_params
         device = None if raw_tag_id is None else await device_for_tag(hub, credential, raw_tag_id)
         await spend(hub, credential, groups.DATA)
         now_us = hub.clock.now_us()
@@ -138,9 +138,9 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         return json_array_stream(hub.readings.awt_pages(window))
 
     async def archive(
-        request: Request, hub: Hub, credential: Credential, raw_tag_id: str | None
+        window_params: WindowParams, hub: Hub, credential: Credential, raw_tag_id: str | None
     ) -> StreamingResponse:
-        start, end, offset = _window_params(request)
+        start, end, offset = window_params
         device = None if raw_tag_id is None else await device_for_tag(hub, credential, raw_tag_id)
         await spend(hub, credential, groups.ARCHIVE)
         window = ReadingWindow(
@@ -156,33 +156,52 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
 
     # /data/archive must be routed before /data/{tagId}, which would otherwise take "archive" as a tag.
     @app.get("/data/archive")
-    async def archive_all(request: Request, hub: HubDep, credential: Caller) -> StreamingResponse:
-        return await archive(request, hub, credential, None)
+    async def archive_all(hub: HubDep, credential: Caller, window: Window) -> StreamingResponse:
+        """Readings by their own timestamp, 50,000 a page; `start` defaults to 2016-01-01."""
+        return await archive(window, hub, credential, None)
 
     @app.get("/data/archive/{tag_id}")
     async def archive_tag(
-        request: Request, hub: HubDep, credential: Caller, tag_id: str
+        hub: HubDep, credential: Caller, window: Window, tag_id: TagId
     ) -> StreamingResponse:
-        return await archive(request, hub, credential, tag_id)
+        """One tag's readings by their own timestamp, 50,000 a page."""
+        return await archive(window, hub, credential, tag_id)
 
     @app.get("/data")
-    async def data_all(request: Request, hub: HubDep, credential: Caller) -> StreamingResponse:
-        return await recent(request, hub, credential, None)
+    async def data_all(hub: HubDep, credential: Caller, window: Window) -> StreamingResponse:
+        """Readings received in the last 90 days, by when they arrived, 1,000 a page."""
+        return await recent(window, hub, credential, None)
 
     @app.get("/data/{tag_id}")
-    async def data_tag(request: Request, hub: HubDep, credential: Caller, tag_id: str) -> StreamingResponse:
-        return await recent(request, hub, credential, tag_id)
+    async def data_tag(hub: HubDep, credential: Caller, window: Window, tag_id: TagId) -> StreamingResponse:
+        """One tag's readings received in the last 90 days, 1,000 a page."""
+        return await recent(window, hub, credential, tag_id)
 
     webhooks.add_routes(app, hub_ref, WEBHOOKS, errors.refusal_response)
     return app
 
 
-def _window_params(request: Request) -> tuple[int | None, int | None, int]:
-    query = request.query_params
-    start = params.optional_integer(query, "start")
-    end = params.optional_integer(query, "end")
-    offset = params.optional_integer(query, "offset", maximum=params.MAX_OFFSET) or 0
-    return start, end, offset
+WindowParams = tuple[int | None, int | None, int]
+
+
+def _window_params(
+    start: Annotated[
+        str | None, Query(description="Epoch seconds, inclusive.", examples=["1609459200"])
+    ] = None,
+    end: Annotated[str | None, Query(description="Epoch seconds, inclusive; default now.")] = None,
+    offset: Annotated[str | None, Query(description="Records of the same order to skip.")] = None,
+) -> WindowParams:
+    """The window of a data call. Declared as text and read by `params` (ASCII digits, in range), so that a
+    bad value is AWT's 400, not the framework's."""
+    return (
+        None if not start else params.integer(start, "start"),
+        None if not end else params.integer(end, "end"),
+        0 if not offset else params.integer(offset, "offset", maximum=params.MAX_OFFSET),
+    )
+
+
+Window = Annotated[WindowParams, Depends(_window_params)]
+TagId = Annotated[str, Path(description="The tag id, a number (see GET /devices).")]
 
 
 def _device_object(device: Device) -> dict[str, object]:

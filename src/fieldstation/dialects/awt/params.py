@@ -3,8 +3,6 @@ the parameter."""
 
 from __future__ import annotations
 
-from starlette.datastructures import QueryParams
-
 from fieldstation.core import values
 from fieldstation.core.values import MAX_TIME_S, BadValue
 from fieldstation.dialects.awt.errors import malformed
@@ -17,13 +15,6 @@ def integer(value: str, name: str, *, minimum: int = 0, maximum: int = MAX_TIME_
         return values.integer(value, name, minimum=minimum, maximum=maximum)
     except BadValue as exc:
         raise malformed(f"{exc}.") from None
-
-
-def optional_integer(query: QueryParams, name: str, *, maximum: int = MAX_TIME_S) -> int | None:
-    value = query.get(name)
-    if value is None or value == "":
-        return None
-    return integer(value, name, maximum=maximum)
 
 
 def tag_id(value: str) -> int:

@@ -16,6 +16,7 @@ from fieldstation.core.models import CredentialKind, Device, NewDevice, Project
 from fieldstation.core.values import MAX_TIME_MS
 from fieldstation.dialects.instathings import bundle, render, ws
 from fieldstation.dialects.instathings.errors import InstathingsError, checked, install
+from fieldstation.http.params import query_parameters
 from fieldstation.http.responses import JsonResponse
 
 TOKEN_LIFETIME_S = 3600
@@ -178,10 +179,10 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         return JsonResponse(obj)
 
     @app.get("/device/v1/devices/{device_id}/data")
-    async def data(device_id: str, request: Request, ctx: Caller) -> Response:
+    async def data(device_id: str, ctx: Caller, query: DataQuery) -> Response:
+        """The device's records, newest first, a page at a time."""
         hub, project = ctx
         device = await device_of(hub, project, device_id)
-        query = request.query_params
         start, end = _millis(query.get("start"), "start"), _millis(query.get("end"), "end")
         page = _integer(query.get("page"), "page", 1, 10**9, default=1)
         per_page = _integer(query.get("perPage"), "perPage", 1, MAX_PER_PAGE, default=10)
@@ -196,10 +197,10 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         return JsonResponse({"data": records, "totalItems": total})
 
     @app.get("/device/v1/devices/{device_id}/{container_id}/logs")
-    async def logs(device_id: str, container_id: str, request: Request, ctx: Caller) -> Response:
+    async def logs(device_id: str, container_id: str, ctx: Caller, query: LogQuery) -> Response:
+        """A container's log lines; `start` and `end` together, or neither."""
         hub, project = ctx
         device = await device_of(hub, project, device_id)
-        query = request.query_params
         start, end = _millis(query.get("start"), "start"), _millis(query.get("end"), "end")
         if (start is None) != (end is None):
             raise InstathingsError(
@@ -284,6 +285,18 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
 
     ws.add_route(app, hub_ref)
     return app
+
+
+MILLIS = "Epoch milliseconds."
+DataQuery = Annotated[
+    dict[str, str],
+    Depends(
+        query_parameters(
+            start=MILLIS, end=MILLIS, page="From 1.", perPage=f"From 1 to {MAX_PER_PAGE}; default 10."
+        )
+    ),
+]
+LogQuery = Annotated[dict[str, str], Depends(query_parameters(start=MILLIS, end=MILLIS))]
 
 
 def _accepts_json(accept: str | None) -> bool:
