@@ -14,6 +14,9 @@ def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> list[str]:
     methods: set[str] = set()
     probe = {**scope, "type": "http"}
     for route in routes:
-        if isinstance(route, Route) and route.methods and route.matches(probe)[0] is not Match.NONE:
+        included = getattr(route, "original_router", None)  # FastAPI's include_router wraps a router
+        if included is not None:
+            methods.update(allowed_methods(included.routes, scope))
+        elif isinstance(route, Route) and route.methods and route.matches(probe)[0] is not Match.NONE:
             methods |= route.methods
     return sorted(methods)
