@@ -22,7 +22,7 @@ from fieldstation.core.errors import Unauthorized
 from fieldstation.core.freshness import CREDENTIALS, Freshness
 from fieldstation.core.hashing import key_digest, verify_password
 from fieldstation.core.models import Credential, CredentialKind
-from fieldstation.core.ports import StorePort
+from fieldstation.core.ports import CredentialStore
 from fieldstation.core.ratelimit import Limit, RateLimiter
 
 KEY_TTL_S = 5
@@ -39,7 +39,9 @@ V = TypeVar("V")
 
 
 class Authenticator:
-    def __init__(self, store: StorePort, clock: Clock, limiter: RateLimiter, freshness: Freshness) -> None:
+    def __init__(
+        self, store: CredentialStore, clock: Clock, limiter: RateLimiter, freshness: Freshness
+    ) -> None:
         self._store = store
         self._clock = clock
         self._limiter = limiter

@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.models import Device, Project
-from fieldstation.core.ports import StorePort
+from fieldstation.core.ports import AuthorityStore
 
 KEY_BITS = 2048
 CA_YEARS = 20
@@ -30,7 +30,7 @@ class IssuedCertificate:
 
 
 class CertificateAuthority:
-    def __init__(self, store: StorePort, clock: Clock) -> None:
+    def __init__(self, store: AuthorityStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 

@@ -10,7 +10,7 @@ from fieldstation.core.clock import Clock
 from fieldstation.core.errors import InvalidInput, NotFound
 from fieldstation.core.ids import guid
 from fieldstation.core.models import Command, CommandStatus, Device, Project
-from fieldstation.core.ports import DownlinkPort, StorePort
+from fieldstation.core.ports import CommandStore, DownlinkPort
 
 OPEN = (CommandStatus.PENDING, CommandStatus.SENT)
 
@@ -32,7 +32,7 @@ class CommandFilter:
 
 
 class Commands:
-    def __init__(self, store: StorePort, clock: Clock, link: DownlinkPort | None = None) -> None:
+    def __init__(self, store: CommandStore, clock: Clock, link: DownlinkPort | None = None) -> None:
         self._store = store
         self._clock = clock
         self._link: DownlinkPort = link or NoLink()

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import re
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from fieldstation.core import values
 from fieldstation.core.cache import TtlCache
@@ -16,7 +16,7 @@ from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound
 from fieldstation.core.freshness import DEVICES, Freshness
 from fieldstation.core.ids import guid, short_id
 from fieldstation.core.models import Device, NewDevice, Project, Reading
-from fieldstation.core.ports import PayloadDecoder, ReadingRenderer, StorePort
+from fieldstation.core.ports import DeviceStore, PayloadDecoder, ReadingRenderer, ReadingStore
 
 log = logging.getLogger("fieldstation.devices")
 
@@ -30,6 +30,10 @@ HUB_TAG_BASE = 9_000_000_000
 """A device without a tag id of its own (an Astronode, an Instathings device, a LoRa device whose frame's tag
 id another device holds) gets the next free one from here up: every reading then has a `tagId` in the AWT
 view. A tracker's frame carries a 16-bit tag id, so the two ranges never meet (docs/awt.md)."""
+
+
+class DevicesStore(DeviceStore, ReadingStore, Protocol):
+    """The parts of the store this service uses."""
 
 
 def normalize_eui(value: str) -> str:
@@ -50,7 +54,7 @@ def normalize_guid(value: str) -> str:
 class Devices:
     def __init__(
         self,
-        store: StorePort,
+        store: DevicesStore,
         clock: Clock,
         freshness: Freshness,
         codecs: PayloadDecoder,

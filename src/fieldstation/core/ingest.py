@@ -26,9 +26,9 @@ from fieldstation.core.ports import (
     UID_KEY,
     PayloadDecoder,
     ReadingRenderer,
+    ReadingStore,
     ReadingToStore,
     StoredReading,
-    StorePort,
 )
 
 log = logging.getLogger("fieldstation.ingest")
@@ -51,7 +51,7 @@ def dedup_key(uplink: NewUplink) -> str:
 class Ingestor:
     def __init__(
         self,
-        store: StorePort,
+        store: ReadingStore,
         clock: Clock,
         renderer: ReadingRenderer,
         events: EventBus,

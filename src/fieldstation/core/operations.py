@@ -13,7 +13,7 @@ from fieldstation.core.errors import NotFound
 from fieldstation.core.events import EventBus
 from fieldstation.core.ids import short_id
 from fieldstation.core.models import Device, Event, LogLine, Operation, Project
-from fieldstation.core.ports import StorePort
+from fieldstation.core.ports import OperationStore
 
 OPERATION_TTL_S = 86_400
 """An operation's record is kept a day (its Instathings `ttl`)."""
@@ -22,7 +22,7 @@ TIMEOUT_S = 60
 
 
 class Operations:
-    def __init__(self, store: StorePort, clock: Clock, events: EventBus) -> None:
+    def __init__(self, store: OperationStore, clock: Clock, events: EventBus) -> None:
         self._store = store
         self._clock = clock
         self._events = events

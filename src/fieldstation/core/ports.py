@@ -108,8 +108,14 @@ class DownlinkPort(Protocol):
     async def deliver(self, command: Command) -> None: ...
 
 
-class StorePort(Protocol):
+class SettingStore(Protocol):
+    """Hub-wide settings (the token signing secret)."""
+
     async def setting_or_create(self, key: str, value: str) -> str: ...
+
+
+class ProjectStore(Protocol):
+    """Projects, the tenants."""
 
     async def create_project(
         self, *, name: str, short_id: str, created_us: int, auto_register: bool, is_demo: bool
@@ -120,6 +126,14 @@ class StorePort(Protocol):
     async def project_by_id(self, project_id: int) -> Project | None: ...
 
     async def projects(self) -> list[Project]: ...
+
+    async def update_project(
+        self, project_id: int, *, auto_register: bool, settings: dict[str, Any]
+    ) -> None: ...
+
+
+class CredentialStore(Protocol):
+    """API credentials: keys by digest, passwords hashed."""
 
     async def add_credential(
         self,
@@ -140,6 +154,10 @@ class StorePort(Protocol):
 
     async def revoke_credential(self, credential_id: int, revoked_us: int) -> bool: ...
 
+
+class DeviceStore(Protocol):
+    """Devices and their virtual-device schedule."""
+
     async def add_device(
         self, *, project_id: int, device: NewDevice, guid: str, short_id: str, created_us: int, tag_from: int
     ) -> Device:
@@ -153,6 +171,22 @@ class StorePort(Protocol):
     async def device_by_eui(self, project_id: int, eui: str) -> Device | None: ...
 
     async def device_by_guid(self, project_id: int, guid: str) -> Device | None: ...
+
+    async def device_by_short_id(self, project_id: int, short_id: str) -> Device | None: ...
+
+    async def update_device(self, device_id: int, **changes: Any) -> None: ...
+
+    async def delete_device(self, device_id: int) -> None: ...
+
+    async def claim_virtual_tick(
+        self, device_id: int, expected_next_us: int | None, next_us: int
+    ) -> bool: ...
+
+    async def due_virtual_devices(self, now_us: int) -> list[tuple[Device, int | None]]: ...
+
+
+class ReadingStore(Protocol):
+    """Uplinks and readings: the group commit, the views' queries, read cursors, retention."""
 
     async def store_readings(
         self, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
@@ -170,10 +204,6 @@ class StorePort(Protocol):
         raw: bytes,
     ) -> None: ...
 
-    async def update_project(
-        self, project_id: int, *, auto_register: bool, settings: dict[str, Any]
-    ) -> None: ...
-
     async def reading_by_uid(self, project_id: int, uid: str) -> Reading | None: ...
 
     async def rewrite_renderings(self, device_id: int, refresh: Callable[[str], str]) -> int:
@@ -189,6 +219,24 @@ class StorePort(Protocol):
     async def move_cursor(
         self, credential_id: int, name: str, position: int, now_us: int
     ) -> tuple[int, int] | None: ...
+
+    def stream_uplinks(self, where: UplinkFilter) -> AsyncIterator[list[StoredUplink]]: ...
+
+    async def device_activity(self, project_id: int) -> dict[int, DeviceActivity]: ...
+
+    async def daily_usage(
+        self, project_id: int, device_id: int | None, since_us: int | None, until_us: int | None
+    ) -> list[DailyUsage]: ...
+
+    async def device_data(
+        self, device_id: int, since_us: int | None, until_us: int | None, offset: int, limit: int
+    ) -> tuple[list[tuple[Reading, dict[str, Any]]], int]: ...
+
+    async def purge_readings(self, project_id: int, before_us: int) -> int: ...
+
+
+class CommandStore(Protocol):
+    """Commands (downlinks) and their lifecycle."""
 
     async def add_command(
         self,
@@ -226,37 +274,9 @@ class StorePort(Protocol):
 
     async def expire_commands(self, now_us: int) -> int: ...
 
-    def stream_uplinks(self, where: UplinkFilter) -> AsyncIterator[list[StoredUplink]]: ...
 
-    async def device_activity(self, project_id: int) -> dict[int, DeviceActivity]: ...
-
-    async def daily_usage(
-        self, project_id: int, device_id: int | None, since_us: int | None, until_us: int | None
-    ) -> list[DailyUsage]: ...
-
-    async def device_by_short_id(self, project_id: int, short_id: str) -> Device | None: ...
-
-    async def update_device(self, device_id: int, **changes: Any) -> None: ...
-
-    async def delete_device(self, device_id: int) -> None: ...
-
-    async def claim_virtual_tick(
-        self, device_id: int, expected_next_us: int | None, next_us: int
-    ) -> bool: ...
-
-    async def due_virtual_devices(self, now_us: int) -> list[tuple[Device, int | None]]: ...
-
-    async def authority(self, project_id: int) -> tuple[str, str] | None: ...
-
-    async def save_authority(
-        self, project_id: int, certificate_pem: str, private_key_pem: str, created_us: int
-    ) -> bool: ...
-
-    async def device_data(
-        self, device_id: int, since_us: int | None, until_us: int | None, offset: int, limit: int
-    ) -> tuple[list[tuple[Reading, dict[str, Any]]], int]: ...
-
-    async def purge_readings(self, project_id: int, before_us: int) -> int: ...
+class OperationStore(Protocol):
+    """Operations (requests awaiting a device's answer) and log lines."""
 
     async def add_operation(
         self,
@@ -279,3 +299,27 @@ class StorePort(Protocol):
     async def log_lines(
         self, device_id: int, container: str, since_us: int | None, until_us: int | None, limit: int
     ) -> list[LogLine]: ...
+
+
+class AuthorityStore(Protocol):
+    """Each project's certificate authority."""
+
+    async def authority(self, project_id: int) -> tuple[str, str] | None: ...
+
+    async def save_authority(
+        self, project_id: int, certificate_pem: str, private_key_pem: str, created_us: int
+    ) -> bool: ...
+
+
+class StorePort(
+    SettingStore,
+    ProjectStore,
+    CredentialStore,
+    DeviceStore,
+    ReadingStore,
+    CommandStore,
+    OperationStore,
+    AuthorityStore,
+    Protocol,
+):
+    """All of the store: what the hub is assembled with. Each service asks for the narrow ports it uses."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fieldstation.core.cache import TtlCache
 from fieldstation.core.clock import Clock
@@ -14,9 +14,13 @@ from fieldstation.core.freshness import CREDENTIALS, PROJECTS, Freshness
 from fieldstation.core.hashing import hash_password, key_digest
 from fieldstation.core.ids import api_secret, password, short_id
 from fieldstation.core.models import Credential, CredentialKind, IssuedCredential, Project
-from fieldstation.core.ports import StorePort
+from fieldstation.core.ports import CredentialStore, ProjectStore
 
 PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+class ProjectsStore(ProjectStore, CredentialStore, Protocol):
+    """The parts of the store this service uses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +35,7 @@ PROJECT_CREDENTIALS = (CredentialKind.AWT, CredentialKind.ASTROCAST, CredentialK
 
 
 class Projects:
-    def __init__(self, store: StorePort, clock: Clock, freshness: Freshness) -> None:
+    def __init__(self, store: ProjectsStore, clock: Clock, freshness: Freshness) -> None:
         self._store = store
         self._clock = clock
         self._freshness = freshness

@@ -17,11 +17,11 @@ from fieldstation.core.models import (
     Reading,
     StoredUplink,
 )
-from fieldstation.core.ports import ReadingWindow, StorePort, UplinkFilter
+from fieldstation.core.ports import ReadingStore, ReadingWindow, UplinkFilter
 
 
 class Readings:
-    def __init__(self, store: StorePort, clock: Clock) -> None:
+    def __init__(self, store: ReadingStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 

@@ -4,17 +4,16 @@ that however many workers run, a period yields one record."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
-
-import orjson
 
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import StoreUnavailable
 from fieldstation.core.ids import ordered_guid
 from fieldstation.core.ingest import Ingestor
 from fieldstation.core.models import Device, NewUplink
-from fieldstation.core.ports import StorePort
+from fieldstation.core.ports import DeviceStore
 
 log = logging.getLogger("fieldstation.virtual")
 NOT_APPLICABLE = "N/A"
@@ -22,7 +21,7 @@ NOT_APPLICABLE = "N/A"
 
 
 class VirtualDevices:
-    def __init__(self, store: StorePort, clock: Clock, ingestor: Ingestor) -> None:
+    def __init__(self, store: DeviceStore, clock: Clock, ingestor: Ingestor) -> None:
         self._store = store
         self._clock = clock
         self._ingestor = ingestor
@@ -48,7 +47,8 @@ class VirtualDevices:
         due = now if expected is None else expected
         if not await self._store.claim_virtual_tick(device.id, expected, max(due + period, now + 1)):
             return 0  # another worker produced this one
-        payload = orjson.dumps({"value": random.randint(0, 100), "isVirtualData": True})
+        reading = {"value": random.randint(0, 100), "isVirtualData": True}
+        payload = json.dumps(reading, separators=(",", ":")).encode()
         uplink = NewUplink(
             source="virtual",
             payload=payload,

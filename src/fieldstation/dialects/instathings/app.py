@@ -10,11 +10,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
-from fieldstation.core import catalogue
 from fieldstation.core.errors import Unauthorized
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import CredentialKind
-from fieldstation.dialects.instathings import control, data, devices, ws
+from fieldstation.dialects.instathings import catalogue, control, data, devices, ws
 from fieldstation.dialects.instathings.access import (
     CLIENT_LIMIT,
     TOKEN_LIFETIME_S,

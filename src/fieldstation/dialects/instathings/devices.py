@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fieldstation.core import catalogue, values
+from fieldstation.core import values
 from fieldstation.core.errors import AlreadyExists, InvalidInput
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import NewDevice, Project
-from fieldstation.dialects.instathings import bundle, render
+from fieldstation.dialects.instathings import bundle, catalogue, render
 from fieldstation.dialects.instathings.access import Caller, by_id, device_of, read_json
 from fieldstation.dialects.instathings.errors import InstathingsError, checked
 from fieldstation.http.responses import JsonResponse
