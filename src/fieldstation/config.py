@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         gt=0,
         description="A client must send a request's headers within this many seconds, or is cut off.",
     )
+    ws_compression: bool = Field(
+        False,
+        description="Per-message deflate on WebSockets: less bandwidth, a deflate stream per subscriber.",
+    )
     body_timeout_s: float = Field(
         30.0, gt=0, description="A client must send a request's body within this many seconds of its headers."
     )

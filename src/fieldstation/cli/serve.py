@@ -81,5 +81,6 @@ def serve(
         timeout_keep_alive=KEEP_ALIVE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         ws_max_size=WS_MAX_MESSAGE_BYTES,
+        ws_per_message_deflate=settings.ws_compression,
         access_log=os.environ.get("FIELDSTATION_ACCESS_LOG", "1") != "0",
     )

@@ -259,3 +259,6 @@ class Event:
     action: str
     """data, status, log, connected, disconnected, paired, ..."""
     payload: dict[str, Any]
+    rendered: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What views made of it, by view: an event goes to every subscriber of its project, and is rendered
+    once for all of them."""

@@ -4,6 +4,7 @@ status answers arrive live."""
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 from starlette.websockets import WebSocketDisconnect
@@ -135,3 +136,27 @@ def test_binary_frames_from_the_client_are_ignored(it: Client) -> None:
         ws.send_text("hello")
         it.harness.run(lambda: _publish_marker(it.harness, it))
         assert ws.receive_json()["action"] == "marker"
+
+
+def test_an_event_is_rendered_once_for_all_its_subscribers(
+    it: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fieldstation.dialects.instathings import ws as stream
+
+    renderings: list[str] = []
+    real = stream._payload
+
+    def counted(event: Event, project: Any) -> Any:
+        renderings.append(event.action)
+        return real(event, project)
+
+    monkeypatch.setattr(stream, "_payload", counted)
+    with (
+        it.harness.client.websocket_connect(url(it)) as first,
+        it.harness.client.websocket_connect(url(it)) as second,
+        it.harness.client.websocket_connect(url(it)) as third,
+    ):
+        it.harness.run(lambda: _publish_marker(it.harness, it))
+        messages = [ws.receive_json() for ws in (first, second, third)]
+    assert messages == [{"action": "marker", "payload": {}}] * 3
+    assert renderings == ["marker"]

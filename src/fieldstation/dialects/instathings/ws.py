@@ -6,6 +6,7 @@ No `from __future__ import annotations` here: FastAPI reads these annotations at
 
 import asyncio
 import contextlib
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ import orjson
 from fastapi import FastAPI, WebSocket
 
 from fieldstation.core.errors import NotFound, Unauthorized
+from fieldstation.core.events import SubscriberTooSlow
 from fieldstation.core.freshness import CREDENTIALS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, Event, Project
@@ -21,6 +23,10 @@ from fieldstation.dialects.instathings import render
 
 LOG_BATCH_S = 5.0
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+VIEW = "instathings.ws"
+"""This view's key in `Event.rendered`."""
+log = logging.getLogger("fieldstation.instathings")
 
 
 def add_route(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
@@ -94,10 +100,21 @@ async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
                 key = (event.payload["device"], event.payload["container"])
                 logs[key].extend(render.log_entry(line) for line in event.payload["lines"])
                 continue
-            message = {"action": event.action, "payload": _payload(event, project)}
-            await websocket.send_text(orjson.dumps(message).decode())
+            await websocket.send_text(_message(event, project))
+    except SubscriberTooSlow:
+        log.warning("closing a WebSocket of project %s that fell behind", project.short_id)
+        await websocket.close(code=TRY_AGAIN_LATER, reason="too slow: fell behind the events")
     finally:
         flusher.cancel()
+
+
+def _message(event: Event, project: Project) -> str:
+    """The event as every subscriber of the project receives it, rendered once for all of them."""
+    message = event.rendered.get(VIEW)
+    if message is None:
+        message = orjson.dumps({"action": event.action, "payload": _payload(event, project)}).decode()
+        event.rendered[VIEW] = message
+    return str(message)
 
 
 def _payload(event: Event, project: Project) -> dict[str, Any]:

@@ -1,0 +1,42 @@
+"""The event bus never waits for a subscriber: one that falls behind is let go, the others go on."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from fieldstation.core import events
+from fieldstation.core.events import EventBus, SubscriberTooSlow
+from fieldstation.core.models import Event
+
+
+def test_a_subscriber_that_falls_behind_is_let_go_and_the_others_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(events, "QUEUE_LIMIT", 3)
+
+    async def main() -> None:
+        bus = EventBus()
+        with bus.subscribe(1) as slow, bus.subscribe(1) as keen:
+            received = []
+            for n in range(5):
+                bus.publish(Event(1, "data", {"n": n}))  # never blocks, whoever is behind
+                received.append((await anext(keen)).payload["n"])
+            assert received == [0, 1, 2, 3, 4]
+            assert bus.subscribers(1) == 1  # the slow one was let go at its fourth waiting event
+            with pytest.raises(SubscriberTooSlow):
+                await anext(slow)
+
+    asyncio.run(main())
+
+
+def test_another_projects_events_are_not_delivered() -> None:
+    async def main() -> None:
+        bus = EventBus()
+        with bus.subscribe(1) as mine:
+            bus.publish(Event(2, "data", {}))
+            bus.publish(Event(1, "data", {"mine": True}))
+            assert (await anext(mine)).payload == {"mine": True}
+
+    asyncio.run(main())
