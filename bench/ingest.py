@@ -52,8 +52,11 @@ async def prepare(data_dir: Path) -> dict[str, str]:
         await close_hub(hub)
 
 
-def uplink_request(headers: dict[str, str]) -> Any:
+def uplink_request(headers: dict[str, str], first: int = 0) -> Any:
+    """The n-th uplink of a run, from `first` on: runs that start apart post new uplinks, not repeats."""
+
     def make(n: int) -> bytes:
+        n += first
         tag, counter = n % TAGS + 1, n // TAGS
         frame = awt_frame.encode(
             tag_id=tag, fix_time=1_790_000_000 + counter * 60, latitude=-24 + tag / 100, longitude=31.5,
@@ -70,13 +73,15 @@ def uplink_request(headers: dict[str, str]) -> Any:
 
 
 def load_process(
-    port: int, kind: str, headers: dict[str, str], seconds: float, connections: int, out: Any
+    port: int, kind: str, headers: dict[str, str], seconds: float, connections: int, out: Any, first: int = 0
 ) -> None:
     """Runs in its own process: the load must not share the server's core."""
     import uvloop
 
     make = (
-        uplink_request(headers) if kind == "uplinks" else (lambda n: request("POST", "/healthz", {}, b"{}"))
+        uplink_request(headers, first)
+        if kind == "uplinks"
+        else (lambda n: request("POST", "/healthz", {}, b"{}"))
     )
     outcome: Outcome = uvloop.run(run("127.0.0.1", port, make, connections=connections, seconds=seconds))
     cpu = os.times()
@@ -93,10 +98,10 @@ def load_process(
 
 
 def measure(
-    server: Server, kind: str, headers: dict[str, str], seconds: float, connections: int
+    server: Server, kind: str, headers: dict[str, str], seconds: float, connections: int, first: int = 0
 ) -> dict[str, Any]:
     queue: Any = multiprocessing.Queue()
-    args = (server.port, kind, headers, seconds, connections, queue)
+    args = (server.port, kind, headers, seconds, connections, queue, first)
     process = multiprocessing.Process(target=load_process, args=args)
     cpu_before = server.cpu_seconds()
     process.start()

@@ -82,8 +82,12 @@ def subscriber_process(url: str, count: int, seconds: float, ready: Any, out: An
     out.put(uvloop.run(main()))
 
 
+RUN_SPACING = 10_000_000
+"""Each run's uplinks start this far from the previous run's: new uplinks, never repeats of earlier ones."""
+
+
 def run_with_subscribers(
-    server: Server, credentials: dict[str, str], count: int, seconds: float, connections: int
+    server: Server, credentials: dict[str, str], count: int, seconds: float, connections: int, first: int
 ) -> dict[str, Any]:
     import httpx
 
@@ -97,7 +101,7 @@ def run_with_subscribers(
     process = multiprocessing.Process(target=subscriber_process, args=(url, count, seconds, ready, out))
     process.start()
     ready.wait(60)
-    uplinks = measure(server, "uplinks", _headers(credentials), seconds, connections)
+    uplinks = measure(server, "uplinks", _headers(credentials), seconds, connections, first)
     received: list[int] = out.get(timeout=seconds + 120)
     process.join()
     committed = uplinks["ok"]
@@ -135,10 +139,11 @@ def main() -> None:
     try:
         alone = measure(server, "uplinks", _headers(credentials), options.seconds, options.connections)
         runs = []
-        for count in counts:
+        for index, count in enumerate(counts, start=1):
             time.sleep(1)
+            first = index * RUN_SPACING
             runs.append(
-                run_with_subscribers(server, credentials, count, options.seconds, options.connections)
+                run_with_subscribers(server, credentials, count, options.seconds, options.connections, first)
             )
     finally:
         server.stop()
