@@ -141,3 +141,24 @@ def test_the_same_callback_to_two_projects_is_stored_in_both(harness: Harness, p
     answers = harness.run(lambda: _submit_all(harness, devices, twice))
     assert [a.duplicate for a in answers] == [False] * projects + [True] * projects  # type: ignore[union-attr]
     assert {a.uid for a in answers} == {guid(7)}  # type: ignore[union-attr]
+
+
+def test_what_follows_a_commit_never_stops_the_writer(harness: Harness) -> None:
+    """A payload may claim any software version; one the device row cannot hold is ignored, and nothing
+    after a commit can stop the writer that every project's uplinks go through."""
+    project = harness.project().project
+    bridge = harness.run(
+        lambda: harness.hub.devices.add(project, NewDevice(name="bridge", eui="00000000000000B1", codec="json"))
+    )
+    huge = NewUplink(source="test", payload=b'{"software_version": 18446744073709551615}', received_us=1)
+    normal = NewUplink(source="test", payload=b'{"software_version": 3}', received_us=2)
+
+    async def both() -> list[Any]:
+        first = await harness.hub.ingestor.submit(bridge, huge)
+        second = await asyncio.wait_for(harness.hub.ingestor.submit(bridge, normal), timeout=5)
+        return [first, second]
+
+    first, second = harness.run(both)
+    assert not first.duplicate and not second.duplicate
+    [device] = harness.run(lambda: harness.hub.devices.list(project))
+    assert device.software_version == 3

@@ -34,6 +34,7 @@ class TtlCache(Generic[K, V]):
         self._ttl_us = int(ttl_s * MICROS)
         self._max_entries = max_entries
         self._entries: dict[K, tuple[V, int]] = {}
+        self._generation = 0
         self._loading: dict[K, asyncio.Future[V | None]] = {}
 
     async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
@@ -44,10 +45,14 @@ class TtlCache(Generic[K, V]):
             return entry[0]
         pending = self._loading.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._load(key, load))
+            pending = asyncio.ensure_future(self._load(key, load, self._generation))
             self._loading[key] = pending
-            pending.add_done_callback(lambda _: self._loading.pop(key, None))
+            pending.add_done_callback(lambda done: self._loaded(key, done))
         return await asyncio.shield(pending)
+
+    def _loaded(self, key: K, done: asyncio.Future[V | None]) -> None:
+        if self._loading.get(key) is done:
+            del self._loading[key]
 
     def put(self, key: K, value: V) -> None:
         if len(self._entries) >= self._max_entries:
@@ -58,10 +63,14 @@ class TtlCache(Generic[K, V]):
         self._entries.pop(key, None)
 
     def clear(self) -> None:
+        """Forget everything, and what is being loaded now: a load that read the store before the change
+        that cleared the cache must not put its old answer back."""
         self._entries.clear()
+        self._loading.clear()
+        self._generation += 1
 
-    async def _load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+    async def _load(self, key: K, load: Callable[[], Awaitable[V | None]], generation: int) -> V | None:
         value = await load()
-        if value is not None:
+        if value is not None and generation == self._generation:
             self.put(key, value)
         return value

@@ -99,12 +99,14 @@ class Devices:
         """Change a device's fields (names as in `Device`); every worker sees the change at once, and the
         renderings kept with its readings follow it. AlreadyExists when a tag id, EUI or GUID is taken."""
         await self._store.update_device(device.id, **changes)
+        # Announced first, so that new readings are rendered with the device as it is now while the ones
+        # already stored are refreshed.
+        self._freshness.announce(DEVICES)
         changed = dataclasses.replace(device, **{k: v for k, v in changes.items() if hasattr(device, k)})
         if any(getattr(changed, name) != getattr(device, name) for name in self._renderer.depends_on):
             await self._store.rewrite_renderings(
                 device.id, lambda text: self._renderer.refresh(changed, text)
             )
-        self._freshness.announce(DEVICES)
         return changed
 
     async def edit(
@@ -233,4 +235,4 @@ class Devices:
                 candidate_tag,
             )
             return device
-        raise AssertionError("a device without tag id cannot conflict")
+        raise AlreadyExists(f"device {eui} could not be registered: its tag id kept being taken; retry")

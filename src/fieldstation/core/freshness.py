@@ -64,6 +64,7 @@ class Freshness:
         self._signals = {topic: signal_for(topic) for topic in TOPICS}
         self._seen = {topic: signal.stamp() for topic, signal in self._signals.items()}
         self._checked_ns = 0
+        self._generations = dict.fromkeys(TOPICS, 0)
         self._caches: dict[str, list[Forgetful]] = defaultdict(list)
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
 
@@ -81,6 +82,7 @@ class Freshness:
             if stamp == self._seen[topic]:
                 continue
             self._seen[topic] = stamp
+            self._generations[topic] += 1
             for cache in self._caches[topic]:
                 cache.clear()
             for waiter in self._waiters[topic]:
@@ -92,8 +94,15 @@ class Freshness:
         self._checked_ns = 0
         self.check()
 
-    async def changed(self, topic: str) -> None:
-        """Return at the next change of `topic` (seen by `check`, which requests or the hub's watcher run)."""
+    def generation(self, topic: str) -> int:
+        """How many changes of `topic` this process has seen."""
+        return self._generations[topic]
+
+    async def changed(self, topic: str, since: int) -> None:
+        """Return once `topic` has changed since `generation(topic)` was `since` (at once if it already
+        has); changes are seen by `check`, which requests and the hub's watcher run."""
+        if self._generations[topic] != since:
+            return
         waiter = asyncio.Event()
         self._waiters[topic].add(waiter)
         try:

@@ -30,6 +30,7 @@ from fieldstation.core.ports import (
     ReadingToStore,
     StoredReading,
 )
+from fieldstation.core.values import INT32_MAX
 
 log = logging.getLogger("fieldstation.ingest")
 
@@ -106,6 +107,8 @@ class Ingestor:
         for item, result in zip(items, stored, strict=True):
             version = item.decoded.values.get("software_version")
             if result.duplicate or not isinstance(version, int) or isinstance(version, bool):
+                continue
+            if not 0 <= version <= INT32_MAX:  # a payload's claim, not something the device row can hold
                 continue
             if (
                 version != item.device.software_version
@@ -205,6 +208,11 @@ class Ingestor:
                 batch.append(queue.get_nowait())
             try:
                 await self._write(batch)
+            except Exception as exc:  # the writer serves every project: it must outlive any batch
+                log.exception(
+                    "a batch of %d uplinks failed unexpectedly; none of it was acknowledged", len(batch)
+                )
+                _fail(batch, exc)
             finally:
                 for _ in batch:
                     queue.task_done()
@@ -235,11 +243,11 @@ class Ingestor:
             for (_, done), result in zip(batch, stored, strict=True):
                 if not done.done():
                     done.set_result(result)
-            self._announce(items, stored)
-            try:
+            try:  # what follows a commit must never cost the writer (or the acknowledged uplinks) anything
+                self._announce(items, stored)
                 await self._follow_versions(items, stored)
-            except StoreUnavailable as exc:
-                log.warning("devices' software versions could not be updated: %s", exc)
+            except Exception:
+                log.exception("after a committed batch, events or software versions could not be updated")
 
 
 def _fail(batch: Sequence[tuple[ReadingToStore, asyncio.Future[StoredReading]]], exc: Exception) -> None:

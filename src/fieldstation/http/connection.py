@@ -130,21 +130,31 @@ class _Sweeper:
             await asyncio.sleep(min(1.0, header_timeout_s / 4))
             now = loop.time()
             for connection in list(connections):
-                transport = getattr(connection, "transport", None)
-                if transport is None or transport.is_closing():
-                    continue
-                if isinstance(connection, DeadlineHttpProtocol):
-                    reason = connection.overdue(now)
-                    if reason is not None:
-                        connection.logger.info("closing a connection: its %s", reason)
-                        connection.waiting_for = IDLE
-                        transport.close()
-                    continue
-                opened = getattr(connection, "handshake_completed_event", None)
-                if opened is None or opened.is_set():
-                    continue
-                if now - handshaking.setdefault(connection, now) > header_timeout_s:
-                    transport.close()
+                try:
+                    _sweep_one(connection, now, header_timeout_s, handshaking)
+                except Exception:  # one connection's surprise must not end every deadline
+                    logging.getLogger("fieldstation.http").exception(
+                        "checking a connection's deadline failed"
+                    )
+
+
+def _sweep_one(
+    connection: Any, now: float, header_timeout_s: float, handshaking: weakref.WeakKeyDictionary[Any, float]
+) -> None:
+    transport = getattr(connection, "transport", None)
+    if transport is None or transport.is_closing():
+        return
+    if isinstance(connection, DeadlineHttpProtocol):
+        reason = connection.overdue(now)
+        if reason is not None:
+            connection.logger.info("closing a connection: its %s", reason)
+            connection.waiting_for = IDLE
+            transport.close()
+        return
+    opened = getattr(connection, "handshake_completed_event", None)
+    handshake_overdue = opened is not None and not opened.is_set()
+    if handshake_overdue and now - handshaking.setdefault(connection, now) > header_timeout_s:
+        transport.close()
 
 
 _SECRET_PARAMETER = re.compile(r"(access_token|token|Token)=[^&\s]*")

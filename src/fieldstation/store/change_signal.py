@@ -7,6 +7,7 @@ Workers on several machines share a Redis signal instead (docs/configuration.md)
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -25,4 +26,8 @@ class FileChangeSignal:
     def announce(self) -> None:
         staging = self._path.with_name(f".{self._path.name}.{os.getpid()}")
         staging.write_text(str(os.getpid()))
+        # The file system's own mtime may be coarser than two announcements are apart, and a freed inode
+        # may come back: the nanosecond clock, set explicitly, keeps every stamp new.
+        now_ns = time.time_ns()
+        os.utime(staging, ns=(now_ns, now_ns))
         os.replace(staging, self._path)

@@ -91,10 +91,10 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         try:
             async with connection.begin():
                 await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
-            if sqlite:
-                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
-                if broken:
-                    raise RuntimeError(f"the migration left {len(broken)} rows with broken foreign keys")
+                if sqlite:  # before the commit: a migration that breaks a foreign key is not kept
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"the migration left {len(broken)} rows with broken foreign keys")
         finally:
             if sqlite:
                 await connection.exec_driver_sql("PRAGMA foreign_keys=ON")

@@ -32,12 +32,24 @@ def translated(cls: C) -> C:
     return cls
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether a driver error says the database cannot be reached. asyncpg reports a value it cannot send
+    (an integer out of range, a wrong type) as an InterfaceError too: that is a bad value, not a database
+    that is down, and must fail alone rather than as a whole batch."""
+    if not isinstance(exc, UNREACHABLE):
+        return False
+    original = getattr(exc, "orig", None)
+    return not isinstance(original, ValueError) and "DataError" not in type(original).__name__
+
+
 def _coroutine(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(method)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return await method(*args, **kwargs)
         except UNREACHABLE as exc:
+            if not unreachable(exc):
+                raise
             raise StoreUnavailable(f"the database cannot be reached: {exc}") from exc
 
     return wrapper
@@ -50,6 +62,8 @@ def _generator(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Async
             async for item in method(*args, **kwargs):
                 yield item
         except UNREACHABLE as exc:
+            if not unreachable(exc):
+                raise
             raise StoreUnavailable(f"the database cannot be reached: {exc}") from exc
 
     return wrapper

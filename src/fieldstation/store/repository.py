@@ -35,6 +35,9 @@ from fieldstation.store.rows import project_row as _project
 from fieldstation.store.rows import reading_row as _reading
 
 STREAM_CHUNK_ROWS = 2_000
+TAG_ATTEMPTS = 20
+"""Workers registering devices of one project at once may pick the same free tag id; each loser tries the
+next one, this many times."""
 T = TypeVar("T")
 
 
@@ -179,13 +182,17 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
             .returning(d.c.id, d.c.tag_id)
         )
         # Two workers may pick the same free tag id at once; the loser tries the next one.
-        for attempt in range(3 if device.tag_id is None else 1):
+        for attempt in range(TAG_ATTEMPTS if device.tag_id is None else 1):
             try:
                 async with self.engine.begin() as conn:
                     inserted = (await conn.execute(stmt)).one()
                 break
             except IntegrityError as exc:
-                if attempt == 2 or device.tag_id is not None or await self._taken(project_id, device, guid):
+                if (
+                    attempt == TAG_ATTEMPTS - 1
+                    or device.tag_id is not None
+                    or await self._taken(project_id, device, guid)
+                ):
                     taken = f"tag id {device.tag_id}, EUI {device.eui} or GUID {guid}"
                     raise AlreadyExists(f"a device with {taken} already exists") from exc
         fields.update(tag_id=inserted.tag_id, protocols=device.protocols)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, WebSocket
 
-from fieldstation.core.errors import NotFound, Unauthorized
+from fieldstation.core.errors import NotFound, StoreUnavailable, Unauthorized
 from fieldstation.core.events import SubscriberTooSlow
 from fieldstation.core.freshness import CREDENTIALS
 from fieldstation.core.hub import Hub
@@ -70,14 +70,19 @@ async def _authorised(hub: Hub, websocket: WebSocket) -> tuple[Credential, Proje
 
 
 async def _close_when_revoked(hub: Hub, websocket: WebSocket, credential: Credential) -> None:
-    """A session lives no longer than the credential that opened it."""
+    """A session lives no longer than the credential that opened it. The generation is taken before each
+    look-up, so a revocation during one is not missed."""
+    seen = hub.freshness.generation(CREDENTIALS)
     while True:
-        await hub.freshness.changed(CREDENTIALS)
+        await hub.freshness.changed(CREDENTIALS, since=seen)
+        seen = hub.freshness.generation(CREDENTIALS)
         try:
             await hub.auth.by_id(credential.id, CredentialKind.INSTATHINGS)
         except Unauthorized:
             await websocket.close(code=POLICY_VIOLATION, reason="credential revoked")
             return
+        except StoreUnavailable:
+            log.warning("could not check a WebSocket's credential; checking again at the next change")
 
 
 async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
