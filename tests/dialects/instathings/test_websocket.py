@@ -160,3 +160,18 @@ def test_an_event_is_rendered_once_for_all_its_subscribers(
         messages = [ws.receive_json() for ws in (first, second, third)]
     assert messages == [{"action": "marker", "payload": {}}] * 3
     assert renderings == ["marker"]
+
+
+def test_a_log_batch_is_bounded(it: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fieldstation.dialects.instathings import ws as stream
+
+    monkeypatch.setattr(stream, "LOG_BATCH_S", 0.05)
+    monkeypatch.setattr(stream, "MAX_LOG_LINES", 3)
+    gateway = it.device(isGateway=True)
+    device = it.harness.run(lambda: it.harness.hub.devices.by_short_id(it.created.project, gateway["id"]))
+    assert device is not None
+    lines = [LogLine(device.id, "gate", "LOG", f"line {n}", n * 1000, 0) for n in range(10)]
+    with it.harness.client.websocket_connect(url(it)) as ws:
+        it.harness.run(lambda: it.harness.hub.operations.record_logs(device, lines))
+        batch = ws.receive_json()
+    assert [entry["message"] for entry in batch["payload"]["logs"]] == ["line 0", "line 1", "line 2"]

@@ -22,6 +22,9 @@ from fieldstation.core.models import Credential, CredentialKind, Event, Project
 from fieldstation.dialects.instathings import render
 
 LOG_BATCH_S = 5.0
+MAX_LOG_LINES = 1_000
+"""Log lines of one device and container kept for one batch; more in 5 s are not sent (the logs endpoint
+has them all)."""
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 VIEW = "instathings.ws"
@@ -103,7 +106,8 @@ async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
         async for event in stream:
             if event.action == "log":
                 key = (event.payload["device"], event.payload["container"])
-                logs[key].extend(render.log_entry(line) for line in event.payload["lines"])
+                room = MAX_LOG_LINES - len(logs[key])  # a chatty gateway must not grow a session's memory
+                logs[key].extend(render.log_entry(line) for line in event.payload["lines"][: max(room, 0)])
                 continue
             await websocket.send_text(_message(event, project))
     except SubscriberTooSlow:
