@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         gt=0,
         description="A client must send a request's headers within this many seconds, or is cut off.",
     )
+    access_log: bool = Field(
+        False,
+        description="A log line per request; off by default (it costs more than it tells at full load).",
+    )
     ws_compression: bool = Field(
         False,
         description="Per-message deflate on WebSockets: less bandwidth, a deflate stream per subscriber.",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from typing import Annotated
 
@@ -34,6 +33,14 @@ def serve(
         typer.Option(
             "--demo/--no-demo",
             help="Create the demo project on a new data dir (default). Env: FIELDSTATION_DEMO.",
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="A log line per request (off by default: at thousands of uplinks a second it costs more "
+            "than it tells). Env: FIELDSTATION_ACCESS_LOG.",
         ),
     ] = None,
 ) -> None:
@@ -82,5 +89,5 @@ def serve(
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         ws_max_size=WS_MAX_MESSAGE_BYTES,
         ws_per_message_deflate=settings.ws_compression,
-        access_log=os.environ.get("FIELDSTATION_ACCESS_LOG", "1") != "0",
+        access_log=settings.access_log if access_log is None else access_log,
     )
