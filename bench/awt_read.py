@@ -30,8 +30,8 @@ from fieldstation.core.clock import MICROS
 from fieldstation.core.ids import guid
 from fieldstation.core.models import CredentialKind, NewDevice
 from fieldstation.dialects.awt.render import render_reading
-from fieldstation.store import Store
 from fieldstation.store import schema as t
+from fieldstation.store.repository import Store
 
 TAGS = 100
 BATCH = 20_000

@@ -26,15 +26,30 @@ def free_port() -> int:
 
 
 class Server:
-    """`fieldstation serve` in its own process, rate limits lifted: the benchmark measures work, not waits."""
+    """`fieldstation serve` in its own process, rate limits lifted: the benchmark measures work, not waits.
+    With `command`, another server module instead (the bare-ASGI ceiling)."""
 
-    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, env: dict[str, str] | None = None, command: list[str] | None = None
+    ) -> None:
         self.port = free_port()
         limits = json.dumps(dict.fromkeys(RATE_POLICY, 0))
-        command = ["serve", "--no-demo", "--port", str(self.port), "--data-dir", str(data_dir)]
+        if command is None:
+            command = [
+                "fieldstation",
+                "serve",
+                "--no-demo",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+            ]
+        else:
+            command = [*command, str(self.port)]
+        data_dir.mkdir(parents=True, exist_ok=True)
         self.log = data_dir.parent / f"server-{self.port}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fieldstation", *command],
+            [sys.executable, "-m", *command],
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
             env={**os.environ, "FIELDSTATION_ACCESS_LOG": "0", "FIELDSTATION_LOG_LEVEL": "warning",

@@ -9,8 +9,9 @@ from fieldstation.core.clock import Clock, SystemClock
 from fieldstation.core.hub import Hub, build_hub
 from fieldstation.core.ratelimit import Limit
 from fieldstation.dialects import Dialect, astrocast, awt, instathings
-from fieldstation.store import Store, connect, migrate
 from fieldstation.store.change_signal import FileChangeSignal
+from fieldstation.store.database import connect, migrate
+from fieldstation.store.repository import Store
 
 DIALECTS: tuple[Dialect, ...] = (awt.DIALECT, astrocast.DIALECT, instathings.DIALECT)
 CHANGES_FILE = "changes"

@@ -19,8 +19,8 @@ from fieldstation.core.hub import build_hub
 from fieldstation.core.models import CommandStatus, NewDevice, NewUplink
 from fieldstation.core.ports import ReadingWindow, UplinkFilter
 from fieldstation.dialects.awt import RATE_POLICY, RENDERER
-from fieldstation.store import Store, connect, migrate
-from fieldstation.store.database import current_revision
+from fieldstation.store.database import connect, current_revision, migrate
+from fieldstation.store.repository import Store
 from fieldstation.store.schema import metadata
 from tests.services import postgres_server
 

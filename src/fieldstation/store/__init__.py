@@ -1,6 +1,4 @@
-"""Persistence: schema, migrations and queries over SQLAlchemy Core, on SQLite (default) or PostgreSQL."""
+"""Persistence: schema, migrations and queries over SQLAlchemy Core, on SQLite (default) or PostgreSQL.
 
-from fieldstation.store.database import connect, migrate
-from fieldstation.store.repository import Store
-
-__all__ = ["Store", "connect", "migrate"]
+Nothing is imported here: the SQLite writer process (`writer_process`) imports this package and must
+start without SQLAlchemy. `store.database` has `connect` and `migrate`, `store.repository` the `Store`."""

@@ -1,8 +1,6 @@
-"""Writing a batch of uplinks and readings in one transaction, deduplicated.
-
-Synchronous functions of a SQLAlchemy `Connection`: on SQLite they run in the store's single writer thread
-(one hop from the event loop per batch, however many statements it takes); on PostgreSQL through
-`AsyncConnection.run_sync`."""
+"""Writing a batch of uplinks and readings in one transaction, deduplicated, on PostgreSQL (through
+`AsyncConnection.run_sync`). SQLite's batches go to its writer process instead (`sqlite_batch`,
+`writer_process`)."""
 
 from __future__ import annotations
 
@@ -50,10 +48,7 @@ def write_readings(
             }
         )
     if rows:
-        if conn.dialect.name == "sqlite":
-            _sqlite_executemany(conn, t.readings.name, rows)
-        else:
-            conn.execute(insert(t.readings), rows)
+        conn.execute(insert(t.readings), rows)
     return [
         StoredReading(duplicates[index], True) if index in duplicates else StoredReading(item.uid, False)
         for index, item in enumerate(items)
@@ -132,8 +127,6 @@ def _insert_uplinks(
 def _insert_new_keys(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
     """Insert rows whose dedup key is new in their project; returns item index -> uplink id of those
     inserted."""
-    if conn.dialect.name == "sqlite":
-        return _sqlite_insert_new_keys(conn, rows)
     u = t.uplinks
     values = [{k: v for k, v in row.items() if k != "_index"} for row in rows]
     stmt = (
@@ -209,31 +202,3 @@ def _by_project(keys: Iterable[Key]) -> dict[int, list[str]]:
     for project_id, dedup_key in keys:
         grouped[project_id].append(dedup_key)
     return grouped
-
-
-# SQLite fast path. SQLAlchemy's parameter processing cost more per row than SQLite's insert itself
-# (docs/performance.md); these statements go to the sqlite3 cursor of the same transaction.
-
-
-def _sqlite_insert_new_keys(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
-    columns = [name for name in rows[0] if name != "_index"]
-    sql = (
-        f"INSERT INTO {t.uplinks.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-        "ON CONFLICT (project_id, dedup_key) DO NOTHING RETURNING id"
-    )
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    inserted: dict[int, int] = {}
-    try:
-        for row in rows:
-            returned = cursor.execute(sql, [row[name] for name in columns]).fetchone()
-            if returned is not None:
-                inserted[row["_index"]] = returned[0]
-    finally:
-        cursor.close()
-    return inserted
-
-
-def _sqlite_executemany(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    columns = list(rows[0])
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    conn.connection.driver_connection.executemany(sql, [[row[name] for name in columns] for row in rows])  # type: ignore[union-attr]

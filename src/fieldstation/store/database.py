@@ -3,33 +3,22 @@ crash of the process or the machine; PostgreSQL is reached through asyncpg."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+
+from fieldstation.store.writer_process import SQLITE_PRAGMAS
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    for pragma in (
-        "journal_mode=WAL",
-        "synchronous=FULL",
-        "foreign_keys=ON",
-        "busy_timeout=10000",
-        "cache_size=-4096",
-        "temp_store=MEMORY",
-    ):
+    for pragma in SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -40,32 +29,6 @@ def connect(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-
-
-class SqliteWriter:
-    """One thread with one synchronous connection, through which batches of writes go.
-
-    SQLite takes one writer at a time anyway; doing a batch's statements in one call on this thread costs
-    one hop from the event loop, where the async driver costs one hop per statement, each waiting its turn
-    behind every request the loop is serving (docs/performance.md)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = create_engine(engine.sync_engine.url.set(drivername="sqlite"), poolclass=StaticPool)
-        event.listen(self._engine, "connect", _sqlite_pragmas)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldstation-sqlite-writer")
-
-    async def run(
-        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        def in_transaction() -> T:
-            with self._engine.begin() as connection:
-                return work(connection, *args, **kwargs)
-
-        return await asyncio.get_running_loop().run_in_executor(self._thread, in_transaction)
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=True)
-        self._engine.dispose()
 
 
 def _alembic_config(connection: Connection) -> Config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -24,7 +25,6 @@ from fieldstation.core.ports import ReadingToStore, ReadingWindow, StoredReading
 from fieldstation.store import schema as t
 from fieldstation.store.batch_write import write_readings
 from fieldstation.store.commands import CommandQueries
-from fieldstation.store.database import SqliteWriter
 from fieldstation.store.failures import translated
 from fieldstation.store.fleet import FleetQueries
 from fieldstation.store.messages import MessageQueries
@@ -33,6 +33,8 @@ from fieldstation.store.rows import credential_row as _credential
 from fieldstation.store.rows import device_row as _device
 from fieldstation.store.rows import project_row as _project
 from fieldstation.store.rows import reading_row as _reading
+from fieldstation.store.sqlite_batch import plan
+from fieldstation.store.writer_process import WriterProcess
 
 STREAM_CHUNK_ROWS = 2_000
 TAG_ATTEMPTS = 20
@@ -45,11 +47,12 @@ T = TypeVar("T")
 class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._sqlite_writer = SqliteWriter(engine) if engine.dialect.name == "sqlite" else None
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._sqlite_writer = WriterProcess(Path(database)) if database else None
 
     async def close(self) -> None:
         if self._sqlite_writer is not None:
-            self._sqlite_writer.close()
+            await self._sqlite_writer.close()
         await self.engine.dispose()
 
     # hub settings -------------------------------------------------------------------------------------
@@ -237,9 +240,11 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     async def store_readings(
         self, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
     ) -> list[StoredReading]:
-        """Write uplinks and their readings in one transaction (see `batch_write.write_readings`)."""
+        """Write uplinks and their readings in one transaction: on SQLite in the writer process
+        (`store.writer_process`), elsewhere as `batch_write.write_readings` says."""
         if self._sqlite_writer is not None:
-            return await self._sqlite_writer.run(write_readings, items, inserted_us, dedup_window_us)
+            written = await self._sqlite_writer.write(plan(items, inserted_us), inserted_us - dedup_window_us)
+            return [StoredReading(uid, duplicate) for uid, duplicate in written]
         async with self.engine.begin() as conn:
             return await conn.run_sync(write_readings, items, inserted_us, dedup_window_us)
 

@@ -140,6 +140,9 @@ readings = Table(
     Index("ix_readings_device_time", "device_id", "time_us", "id"),
     # A uid may come from outside (an Astrocast messageGuid): unique per project, as the dedup key is.
     Index("ux_readings_project_uid", "project_id", "uid", unique=True),
+    # Retention deletes uplinks (the foreign key's SET NULL finds their readings), and a repeated uplink is
+    # answered with its first reading's uid: both look readings up by uplink.
+    Index("ix_readings_uplink", "uplink_id"),
 )
 
 network_events = Table(

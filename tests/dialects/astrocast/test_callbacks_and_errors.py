@@ -11,7 +11,7 @@ from fieldstation.core.hashing import key_digest
 from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
 from fieldstation.intake.astrocast import CALLBACK_REFUSED
-from fieldstation.store import connect
+from fieldstation.store.database import connect
 from tests.conftest import Harness
 from tests.dialects.astrocast.conftest import astronode, b64, key
 

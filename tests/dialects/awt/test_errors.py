@@ -79,7 +79,7 @@ def test_bad_requests_change_nothing(harness: Harness) -> None:
 
 
 def test_an_unreachable_store_is_503_in_awts_shape(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fieldstation.store import connect
+    from fieldstation.store.database import connect
 
     created = harness.project()
     headers = harness.awt(created)  # key and project are remembered now

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from fieldstation.codecs import awt_frame
 from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
-from fieldstation.store import Store
 from fieldstation.store import schema as t
+from fieldstation.store.repository import Store
 from tests.conftest import Harness, basic, token_headers
 
 GOLDEN = Path(__file__).parents[2] / "golden" / "networks"

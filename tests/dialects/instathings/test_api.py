@@ -390,7 +390,7 @@ def test_per_client_rate_limit(limited: Harness) -> None:
 
 
 def test_store_down_is_503_and_a_crash_500(it: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fieldstation.store import connect
+    from fieldstation.store.database import connect
 
     async def crash(*_: object) -> None:
         raise RuntimeError("bug")
