@@ -6,9 +6,10 @@ commit, access log off), then the same uplinks again (a network server retrying:
 
 Ceilings, measured in the same run on the same machine: a bare ASGI app on the same uvicorn
 (`bench.bare_asgi`: read the same uplink requests' bodies, answer 201) and the hub's own no-op
-`POST /healthz` (which adds the framework). Prints committed uplinks and duplicates per second with their p50/p99 latency, the rows against
-the 201s (they must be equal, and the duplicates add none), and PASS/FAIL against issue 11's targets:
-committed uplinks >= 35 % of the bare-ASGI ceiling, duplicates at least as fast as new uplinks.
+`POST /healthz` (which adds the framework). Prints committed uplinks and duplicates per second with their
+p50/p99 latency, the rows against the 201s (they must be equal, and the duplicates add none), and PASS/FAIL
+against issue 11's targets: committed uplinks >= 35 % of the bare-ASGI ceiling and >= 5,000 a second,
+duplicates at least as fast as new uplinks.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from fieldstation.core.models import CredentialKind, NewDevice
 
 TAGS = 100
 TARGET_SHARE = 0.35
+TARGET_RATE = 5_000
+"""Issue 11 gives both: 35 % of the ceiling it measured (14,500/s), "about 5,000 a second here"."""
 TEMPLATE = json.loads((Path(__file__).parent.parent / "tests/golden/networks/ttn_v3_uplink.json").read_text())
 
 
@@ -181,6 +184,7 @@ def main() -> None:
     verdicts = {
         f"committed uplinks >= {TARGET_SHARE:.0%} of the bare-ASGI ceiling "
         f"({uplinks['per_second']} of {bare_asgi['per_second']}/s)": share >= TARGET_SHARE,
+        f"committed uplinks >= {TARGET_RATE} a second": uplinks["per_second"] >= TARGET_RATE,
         f"duplicates at least as fast ({duplicates['per_second']}/s)": duplicates["per_second"]
         >= uplinks["per_second"],
         "rows == 201s of new uplinks, duplicates add none": after_new
