@@ -88,6 +88,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         hub = await open_hub(settings, clock)
         hub.ingestor.start()
         holder.set(hub)
+        database = settings.database().partition(":")[0].partition("+")[0]
+        log.info("hub open: %s database, %d projects", database, len(await hub.projects.all()))
         tasks = [
             asyncio.create_task(
                 _every(COMMAND_SWEEP_S, "sweeping expired commands", hub.commands.expire_due)
@@ -113,6 +115,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             await hub.ingestor.stop()
             holder.set(None)
             await close_hub(hub)
+            log.info("hub closed: every queued uplink was written or refused")
 
     app = FastAPI(title="fieldstation", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.hub = holder

@@ -4,6 +4,7 @@ the defaults below."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +31,12 @@ class Settings(BaseSettings):
     demo: bool = Field(
         True, description="Create the demo project on a new data dir, and keep its fixes coming."
     )
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info", description="The least severe log records written."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Logs as text lines for people, or as JSON lines for a log collector."
+    )
     header_timeout_s: float = Field(
         10.0,
         gt=0,

@@ -206,3 +206,28 @@ def test_what_follows_a_commit_never_stops_the_writer(harness: Harness) -> None:
     assert not first.duplicate and not second.duplicate
     [device] = harness.run(lambda: harness.hub.devices.list(project))
     assert device.software_version == 3
+
+
+def test_a_cancelled_submitter_costs_the_rest_of_its_batch_nothing(harness: Harness) -> None:
+    """A batch has one future for all its submitters: cancelling one of them must not cancel it for the
+    others. The cancelled one's uplink is written all the same (it was already in the batch)."""
+    project = harness.project().project
+    device = harness.run(
+        lambda: harness.hub.devices.add(
+            project, NewDevice(name="modem", device_type="Astronode", codec="passthrough")
+        )
+    )
+
+    async def cancel_one() -> list[Any]:
+        tasks = [
+            asyncio.ensure_future(harness.hub.ingestor.submit(device, uplink(Submission(0, message, False))))
+            for message in range(3)
+        ]
+        await asyncio.sleep(0)  # all three are in the batch being filled
+        tasks[1].cancel()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    answers = harness.run(cancel_one)
+    assert isinstance(answers[1], asyncio.CancelledError)
+    assert [a.uid for a in (answers[0], answers[2])] == [guid(0), guid(2)]
+    assert harness.run(lambda: _stored_uids(harness, project.id)) == [guid(0), guid(1), guid(2)]

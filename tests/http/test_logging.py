@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+
+import httpx
+import orjson
 
 from fieldstation.http.connection import RedactSecrets
+from tests.conftest import start_server
 
 
 def test_access_tokens_are_hidden_in_access_log_lines() -> None:
@@ -26,3 +31,23 @@ def test_access_tokens_are_hidden_in_access_log_lines() -> None:
     )
     RedactSecrets().filter(actility)
     assert actility.getMessage() == "/awt/v2/actility?LrnDevEui=1&Token=(hidden)"
+
+
+def test_json_logs_of_a_running_hub(tmp_path: Path) -> None:
+    """`--log-format json --access-log`: every line on the hub's output after its banner is a JSON object;
+    an access line has its fields, with the URL's secret hidden; the hub's own loggers are written too."""
+    server = start_server(tmp_path / "data", "--no-demo", "--log-format", "json", "--access-log")
+    try:
+        assert httpx.get(f"{server.base}/healthz?access_token=s3cret", timeout=5).status_code == 200
+        assert httpx.get(f"{server.base}/awt/v2/no-such-path", timeout=5).status_code == 404
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+    output = (tmp_path / f"server-{server.base.rsplit(':', 1)[1]}.log").read_text()
+    lines = [orjson.loads(line) for line in output.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "uvicorn.access"][-2:]  # after the start-up probes
+    assert [(a["method"], a["status"]) for a in access] == [("GET", 200), ("GET", 404)]
+    assert "s3cret" not in output and "access_token=" in access[0]["path"]
+    assert {"time", "level", "message", "client", "http_version"} <= set(access[0])
+    assert any(line["logger"].startswith("fieldstation") for line in lines), lines
+    assert all(line["level"] in ("info", "warning", "error") for line in lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import sys
@@ -22,6 +23,20 @@ from fieldstation.cli.common import (
     settings_for,
 )
 from fieldstation.core.hub import Hub
+from fieldstation.logs import setup_logging
+
+
+class LogLevel(enum.StrEnum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
+class LogFormatChoice(enum.StrEnum):
+    text = "text"
+    json = "json"
 
 
 def serve(
@@ -33,6 +48,20 @@ def serve(
         typer.Option(
             "--demo/--no-demo",
             help="Create the demo project on a new data dir (default). Env: FIELDSTATION_DEMO.",
+        ),
+    ] = None,
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option(
+            help="The least severe log records written (default info). Env: FIELDSTATION_LOG_LEVEL."
+        ),
+    ] = None,
+    log_format: Annotated[
+        LogFormatChoice | None,
+        typer.Option(
+            help="text: lines for people (default); json: one JSON object per line, for a log collector "
+            "(time, level, logger, message, exception; the access log's client, method, path, status). "
+            "Env: FIELDSTATION_LOG_FORMAT.",
         ),
     ] = None,
     access_log: Annotated[
@@ -57,7 +86,15 @@ def serve(
         RedactSecrets,
     )
 
-    settings = settings_for(data_dir, host=host, port=port, demo=demo)
+    settings = settings_for(
+        data_dir,
+        host=host,
+        port=port,
+        demo=demo,
+        log_level=None if log_level is None else log_level.value,
+        log_format=None if log_format is None else log_format.value,
+    )
+    setup_logging(settings.log_level, settings.log_format)
     credentials_file = settings.data_dir / DEMO_CREDENTIALS_FILE
 
     async def prepare(hub: Hub) -> None:
@@ -83,6 +120,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,  # set up above: one queue, one writing thread, text or JSON
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http=DeadlineHttpProtocol.with_timeouts(settings.header_timeout_s, settings.body_timeout_s),
         timeout_keep_alive=KEEP_ALIVE_S,

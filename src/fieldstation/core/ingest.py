@@ -9,10 +9,10 @@ uplinks a second."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,7 +68,9 @@ class Ingestor:
         self._versions_written: dict[int, int] = {}
         """Device id -> the software version this process last wrote: items queued before the write still
         carry the old device, and must not write it again."""
-        self._queue: asyncio.Queue[tuple[ReadingToStore, asyncio.Future[StoredReading]]] | None = None
+        self._batches: deque[_Batch] = deque()
+        self._wake = asyncio.Event()
+        self._stopping = False
         self._writer: asyncio.Task[None] | None = None
 
     def prepare(self, device: Device, uplink: NewUplink, inserted_us: int | None = None) -> ReadingToStore:
@@ -177,80 +179,105 @@ class Ingestor:
     async def submit(self, device: Device, uplink: NewUplink) -> StoredReading:
         """Store with the next group commit; returns once it is committed (or raises if it was not)."""
         item = self.prepare(device, uplink)
-        if self._queue is None:
+        if self._writer is None:
             return (await self._store.store_readings([item], self._clock.now_us(), DEDUP_WINDOW_US))[0]
-        done: asyncio.Future[StoredReading] = asyncio.get_running_loop().create_future()
-        await self._queue.put((item, done))
-        return await done
+        batches = self._batches
+        if not batches or len(batches[-1].items) >= MAX_BATCH:
+            batches.append(_Batch(asyncio.get_running_loop()))
+            self._wake.set()
+        batch = batches[-1]
+        index = len(batch.items)
+        batch.items.append(item)
+        result = (await batch.done)[index]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def start(self) -> None:
-        self._queue = asyncio.Queue()
-        self._writer = asyncio.create_task(
-            self._write_batches(self._queue), name="fieldstation-ingest-writer"
-        )
+        self._wake = asyncio.Event()  # of the loop the hub runs on
+        self._stopping = False
+        self._writer = asyncio.create_task(self._write_batches(), name="fieldstation-ingest-writer")
 
     async def stop(self) -> None:
         """Write what is queued, then stop."""
-        queue, writer = self._queue, self._writer
-        self._queue = None
-        if queue is not None and writer is not None:
-            await queue.join()
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            self._stopping = True
+            self._wake.set()
+            await writer
 
-    async def _write_batches(
-        self, queue: asyncio.Queue[tuple[ReadingToStore, asyncio.Future[StoredReading]]]
-    ) -> None:
+    async def _write_batches(self) -> None:
+        """The batch being filled is the last one; the writer takes the first. One future per batch."""
         while True:
-            batch = [await queue.get()]
-            while len(batch) < MAX_BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
+            if not self._batches:
+                if self._stopping:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._batches.popleft()
+            results: list[StoredReading | Exception | None] = [None] * len(batch.items)
             try:
-                await self._write(batch)
+                await self._write(batch.items, 0, results)
             except Exception as exc:  # the writer serves every project: it must outlive any batch
                 log.exception(
-                    "a batch of %d uplinks failed unexpectedly; none of it was acknowledged", len(batch)
+                    "a batch of %d uplinks failed unexpectedly; none of it was acknowledged", len(batch.items)
                 )
-                _fail(batch, exc)
-            finally:
-                for _ in batch:
-                    queue.task_done()
+                results = [exc if result is None else result for result in results]
+            batch.done.set_result(results)  # type: ignore[arg-type]
+            try:  # what follows a commit must never cost the writer (or the acknowledged uplinks) anything
+                committed = [
+                    (item, result)
+                    for item, result in zip(batch.items, results, strict=True)
+                    if isinstance(result, StoredReading)
+                ]
+                if committed:
+                    items, stored = [item for item, _ in committed], [result for _, result in committed]
+                    self._announce(items, stored)
+                    await self._follow_versions(items, stored)
+            except Exception:
+                log.exception("after a committed batch, events or software versions could not be updated")
 
-    async def _write(self, batch: list[tuple[ReadingToStore, asyncio.Future[StoredReading]]]) -> None:
+    async def _write(
+        self, items: list[ReadingToStore], offset: int, results: list[StoredReading | Exception | None]
+    ) -> None:
         """Write a batch; if it fails, write its halves, and so on, until the item that fails is alone: one
         bad item (or one project's) costs the others a retry, never their answer. A store that cannot be
-        reached fails the whole batch at once: splitting would only repeat the wait."""
-        items = [item for item, _ in batch]
+        reached fails the whole batch at once: splitting would only repeat the wait. `results[offset:]`
+        get each item's answer."""
         try:
             stored = await self._store.store_readings(items, self._clock.now_us(), DEDUP_WINDOW_US)
         except StoreUnavailable as exc:
-            log.error("the store cannot be reached; %d uplinks were not acknowledged: %s", len(batch), exc)
-            _fail(batch, exc)
+            log.error("the store cannot be reached; %d uplinks were not acknowledged: %s", len(items), exc)
+            results[offset : offset + len(items)] = [exc] * len(items)
         except Exception as exc:
-            if len(batch) == 1:
+            if len(items) == 1:
                 log.exception(
                     "an uplink of project %s (device %s) could not be stored; it was not acknowledged",
                     items[0].device.project_id,
                     items[0].device.id,
                 )
-                _fail(batch, exc)
+                results[offset] = exc
                 return
-            middle = len(batch) // 2
-            await self._write(batch[:middle])
-            await self._write(batch[middle:])
+            middle = len(items) // 2
+            await self._write(items[:middle], offset, results)
+            await self._write(items[middle:], offset + middle, results)
         else:
-            for (_, done), result in zip(batch, stored, strict=True):
-                if not done.done():
-                    done.set_result(result)
-            try:  # what follows a commit must never cost the writer (or the acknowledged uplinks) anything
-                self._announce(items, stored)
-                await self._follow_versions(items, stored)
-            except Exception:
-                log.exception("after a committed batch, events or software versions could not be updated")
+            results[offset : offset + len(items)] = stored
 
 
-def _fail(batch: Sequence[tuple[ReadingToStore, asyncio.Future[StoredReading]]], exc: Exception) -> None:
-    for _, done in batch:
-        if not done.done():
-            done.set_exception(exc)
+class _BatchDone(asyncio.Future[list[StoredReading | Exception]]):
+    """The one future that every submitter of a batch awaits. A submitter that is cancelled must not
+    cancel it for the others: `cancel` refuses, and asyncio then delivers that submitter's cancellation
+    when the batch is done (a task whose awaited future will not cancel is cancelled at its next step)."""
+
+    def cancel(self, msg: object = None) -> bool:
+        return False
+
+
+class _Batch:
+    __slots__ = ("done", "items")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.items: list[ReadingToStore] = []
+        self.done = _BatchDone(loop=loop)

@@ -10,7 +10,10 @@ No `from __future__ import annotations`: FastAPI reads these annotations at run 
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -29,10 +32,22 @@ Webhooks = Mapping[str, Network]
 """Path (under the serving API's prefix) -> the network server whose webhook it takes."""
 
 
-async def receive_uplink(hub: Hub, request: Request, network: Network) -> Response:
-    credential = await _caller(request, hub)
-    body = await request.body()  # its size was bounded at the front door (http.guard)
-    query = request.scope["query_string"].decode("latin-1")
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A webhook request as the intake needs it, whichever way it came in (the ASGI front or the app's
+    route): no framework object per uplink."""
+
+    body: bytes
+    query: str
+    api_key: str | None
+    authorization: str
+    client: str | None
+
+
+async def receive_uplink(hub: Hub, delivery: Delivery, network: Network) -> tuple[int, dict[str, Any]]:
+    """The answer's status and JSON body; a refusal raises `Refused`."""
+    credential = await _caller(hub, delivery)
+    body, query = delivery.body, delivery.query  # the body's size was bounded at the front door (http.guard)
     try:
         parsed = network.parse(body, query)
     except BadBody as exc:
@@ -49,7 +64,7 @@ async def receive_uplink(hub: Hub, request: Request, network: Network) -> Respon
         await hub.ingestor.record_network_event(
             project, parsed.eui, network.name, parsed.kind, parsed.meta, body
         )
-        return JsonResponse({"event": parsed.kind, "accepted": True}, status_code=202)
+        return 202, {"event": parsed.kind, "accepted": True}
     try:
         device = await hub.devices.for_uplink(project, parsed.eui, parsed.payload)
     except NotFound as exc:
@@ -65,7 +80,7 @@ async def receive_uplink(hub: Hub, request: Request, network: Network) -> Respon
         meta=parsed.meta,
     )
     stored = await hub.ingestor.submit(device, uplink)
-    return JsonResponse({"recordId": stored.uid, "duplicate": stored.duplicate}, status_code=201)
+    return 201, {"recordId": stored.uid, "duplicate": stored.duplicate}
 
 
 def add_routes(app: FastAPI, hub_ref: Callable[[], Hub], webhooks: Webhooks, render: RefusalRenderer) -> None:
@@ -81,8 +96,16 @@ def _endpoint(
     hub_ref: Callable[[], Hub], network: Network, render: RefusalRenderer
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        delivery = Delivery(
+            await request.body(),
+            request.scope["query_string"].decode("latin-1"),
+            request.headers.get("x-api-key"),
+            request.headers.get("authorization", ""),
+            client_address(request),
+        )
         try:
-            return await receive_uplink(hub_ref(), request, network)
+            status, answer = await receive_uplink(hub_ref(), delivery, network)
+            return JsonResponse(answer, status_code=status)
         except Refused as refused:
             return render(refused)
         except StoreUnavailable:
@@ -122,30 +145,66 @@ class WebhookFront:
         if scope["type"] == "http" and scope["method"] == "POST":
             network = self._networks.get(scope["path"])
             if network is not None:
-                response = await self._respond(Request(scope, receive), network)
-                await response(scope, receive, send)
+                await self._receive(scope, receive, send, network)
                 return
         await self.app(scope, receive, send)
 
-    async def _respond(self, request: Request, network: Network) -> Response:
+    async def _receive(self, scope: Scope, receive: Receive, send: Send, network: Network) -> None:
         try:
-            return await receive_uplink(self._hub_ref(), request, network)
-        except Refused as refused:
-            return self._render(refused)
-        except StoreUnavailable:
-            return self._render(Refused(Refusal.UNAVAILABLE))
+            delivery = await _delivery(scope, receive)
         except ClientDisconnect:
-            raise  # nobody to answer: the front door lets it go quietly
+            return  # nobody to answer
+        try:
+            status, answer = await receive_uplink(self._hub_ref(), delivery, network)
+        except Refused as refused:
+            response = self._render(refused)
+        except StoreUnavailable:
+            response = self._render(Refused(Refusal.UNAVAILABLE))
         except Exception:
-            log.exception("uplink on %s failed", request.url.path)
-            return self._crashed()
+            log.exception("uplink on %s failed", scope["path"])
+            response = self._crashed()
+        else:
+            body = orjson.dumps(answer)
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await response(scope, receive, send)
 
 
-async def _caller(request: Request, hub: Hub) -> Credential:
+async def _delivery(scope: Scope, receive: Receive) -> Delivery:
+    """Read a webhook request straight from ASGI: its body (bounded at the front door), the two headers
+    that authenticate it, and the caller's address."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    api_key: str | None = None
+    authorization = ""
+    for name, value in scope["headers"]:
+        if name == b"x-api-key" and api_key is None:  # the first of repeated headers, as Starlette's
+            api_key = value.decode("latin-1")
+        elif name == b"authorization" and not authorization:
+            authorization = value.decode("latin-1")
+    client = scope.get("client")
+    return Delivery(
+        chunks[0] if len(chunks) == 1 else b"".join(chunks),
+        scope["query_string"].decode("latin-1"),
+        api_key,
+        authorization,
+        None if client is None else client[0],
+    )
+
+
+async def _caller(hub: Hub, delivery: Delivery) -> Credential:
     try:
-        credential = await hub.auth.key(CredentialKind.AWT, request.headers.get("x-api-key"))
-        username, secret = basic_credentials(request.headers.get("authorization", ""))
-        await hub.auth.password(credential, username, secret, client_address(request))
+        credential = await hub.auth.key(CredentialKind.AWT, delivery.api_key)
+        username, secret = basic_credentials(delivery.authorization)
+        await hub.auth.password(credential, username, secret, delivery.client)
     except Unauthorized as exc:
         raise Refused(Refusal.UNAUTHORIZED) from exc
     except RateLimited as exc:
