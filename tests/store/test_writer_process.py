@@ -61,8 +61,8 @@ def _writer(hub: Hub) -> WriterProcess:
 
 
 def _pid(writer: WriterProcess) -> int:
-    assert writer._process is not None
-    return writer._process.pid
+    assert writer.pid is not None
+    return writer.pid
 
 
 def _count(tmp_path: Path) -> int:
@@ -78,8 +78,8 @@ def test_a_killed_writer_is_replaced_and_loses_nothing_acknowledged(tmp_path: Pa
         writer = _writer(hub)
         before = _pid(writer)
         os.kill(before, signal.SIGKILL)
-        assert writer._process is not None
-        await writer._process.wait()
+        assert writer._link is not None
+        await writer._link.process.wait()
         again = await hub.ingestor.ingest(device, [_uplink(hub, 2), _uplink(hub, 3)])
         assert _pid(writer) != before
         assert again[0].duplicate and again[0].uid == first[1].uid
@@ -143,7 +143,8 @@ def test_the_process_stops_with_the_store(tmp_path: Path) -> None:
 
     async def scenario(hub: Hub) -> None:
         await hub.ingestor.ingest(await _device(hub), [_uplink(hub, 1)])
-        processes.append(_writer(hub)._process)
+        link = _writer(hub)._link
+        processes.append(None if link is None else link.process)
 
     _run(tmp_path, scenario)
     [process] = processes

@@ -59,7 +59,7 @@ class Authenticator:
     async def key(self, kind: CredentialKind, api_key: str | None) -> Credential:
         if not api_key:
             raise Unauthorized("no API key")
-        credential = await self._keys.get(
+        credential = self._keys.peek(api_key) or await self._keys.get(
             api_key, lambda: self._store.credential_by_digest(key_digest(api_key))
         )
         if credential is None or credential.kind is not kind or not credential.active:
@@ -68,7 +68,9 @@ class Authenticator:
 
     async def by_id(self, credential_id: int, kind: CredentialKind) -> Credential:
         """An active credential of `kind` by id (bearer tokens name their credential by id)."""
-        credential = await self._by_id.get(credential_id, lambda: self._store.credential_by_id(credential_id))
+        credential = self._by_id.peek(credential_id) or await self._by_id.get(
+            credential_id, lambda: self._store.credential_by_id(credential_id)
+        )
         if credential is None or credential.kind is not kind or not credential.active:
             raise Unauthorized("the token's credential is unknown or revoked")
         return credential

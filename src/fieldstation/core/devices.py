@@ -201,7 +201,9 @@ class Devices:
         """The project's device with this EUI. Unknown, it is registered from what its frame says when the
         project has `auto_register` on; otherwise NotFound. Found devices are remembered for a few seconds:
         every uplink needs one, and they change rarely."""
-        device = await self._by_eui.get((project.id, eui), lambda: self._store.device_by_eui(project.id, eui))
+        device = self._by_eui.peek((project.id, eui)) or await self._by_eui.get(
+            (project.id, eui), lambda: self._store.device_by_eui(project.id, eui)
+        )
         if device is None:
             if not project.auto_register:
                 raise NotFound(f"no device with EUI {eui} in this project")

@@ -36,6 +36,10 @@ log = logging.getLogger("fieldstation.ingest")
 
 
 MAX_BATCH = 1_000
+WRITES_IN_FLIGHT = 2
+"""Batches handed to the store and not yet answered. With two, the store has the next batch as soon as it
+has committed one (SQLite's writer process reads it from its socket), instead of waiting for the event
+loop to get round to sending it: measured in docs/performance.md."""
 DEDUP_WINDOW_US = 24 * 3600 * MICROS
 """The same EUI, frame counter and payload within a day is one uplink delivered again. Beyond a day it is
 a new one (a device that rejoined and restarted its counter)."""
@@ -207,36 +211,47 @@ class Ingestor:
             await writer
 
     async def _write_batches(self) -> None:
-        """The batch being filled is the last one; the writer takes the first. One future per batch."""
+        """The batch being filled is the last one; the writer takes the first, as soon as fewer than
+        `WRITES_IN_FLIGHT` batches are being written. One future per batch."""
+        writing: set[asyncio.Task[None]] = set()
+        room = asyncio.Semaphore(WRITES_IN_FLIGHT)
         while True:
             if not self._batches:
                 if self._stopping:
+                    if writing:
+                        await asyncio.wait(writing)
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = self._batches.popleft()
-            results: list[StoredReading | Exception | None] = [None] * len(batch.items)
-            try:
-                await self._write(batch.items, 0, results)
-            except Exception as exc:  # the writer serves every project: it must outlive any batch
-                log.exception(
-                    "a batch of %d uplinks failed unexpectedly; none of it was acknowledged", len(batch.items)
-                )
-                results = [exc if result is None else result for result in results]
-            batch.done.set_result(results)  # type: ignore[arg-type]
-            try:  # what follows a commit must never cost the writer (or the acknowledged uplinks) anything
-                committed = [
-                    (item, result)
-                    for item, result in zip(batch.items, results, strict=True)
-                    if isinstance(result, StoredReading)
-                ]
-                if committed:
-                    items, stored = [item for item, _ in committed], [result for _, result in committed]
-                    self._announce(items, stored)
-                    await self._follow_versions(items, stored)
-            except Exception:
-                log.exception("after a committed batch, events or software versions could not be updated")
+            await room.acquire()
+            task = asyncio.create_task(self._commit(self._batches.popleft()))
+            writing.add(task)
+            task.add_done_callback(writing.discard)
+            task.add_done_callback(lambda _: room.release())
+
+    async def _commit(self, batch: _Batch) -> None:
+        results: list[StoredReading | Exception | None] = [None] * len(batch.items)
+        try:
+            await self._write(batch.items, 0, results)
+        except Exception as exc:  # the writer serves every project: it must outlive any batch
+            log.exception(
+                "a batch of %d uplinks failed unexpectedly; none of it was acknowledged", len(batch.items)
+            )
+            results = [exc if result is None else result for result in results]
+        batch.done.set_result(results)  # type: ignore[arg-type]
+        try:  # what follows a commit must never cost the writer (or the acknowledged uplinks) anything
+            committed = [
+                (item, result)
+                for item, result in zip(batch.items, results, strict=True)
+                if isinstance(result, StoredReading)
+            ]
+            if committed:
+                items, stored = [item for item, _ in committed], [result for _, result in committed]
+                self._announce(items, stored)
+                await self._follow_versions(items, stored)
+        except Exception:
+            log.exception("after a committed batch, events or software versions could not be updated")
 
     async def _write(
         self, items: list[ReadingToStore], offset: int, results: list[StoredReading | Exception | None]

@@ -72,7 +72,9 @@ class Projects:
 
     async def by_id(self, project_id: int) -> Project:
         """The project, remembered for a few seconds: every authenticated call needs its settings."""
-        project = await self._by_id.get(project_id, lambda: self._store.project_by_id(project_id))
+        project = self._by_id.peek(project_id) or await self._by_id.get(
+            project_id, lambda: self._store.project_by_id(project_id)
+        )
         if project is None:
             raise NotFound(f"project {project_id} does not exist")
         return project

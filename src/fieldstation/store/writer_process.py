@@ -5,10 +5,11 @@ taking it back from a busy loop cost up to a switch interval (5 ms), several tim
 uplinks took 17 ms on the thread against 2 ms alone (docs/performance.md). In a process of its own the
 writer has a GIL of its own, and SQLite's work runs on the other core.
 
-The hub sends a planned batch (`sqlite_batch.plan`: plain rows) over a socket pair and reads back what each
-item became; one batch at a time, which is all SQLite allows anyway. The process commits before it answers,
-so an answer means durable. If it dies, the batch in flight was not committed (SQLite rolls it back), its
-submitters are told the store is unavailable, and the next batch starts a new process. It exits when the
+The hub sends planned batches (`sqlite_batch.plan`: plain rows) over a socket pair and reads back what each
+item became; the process writes them one at a time, which is all SQLite allows anyway, and commits each
+before it answers, so an answer means durable. If it dies, the batch it was writing was not committed
+(SQLite rolls it back), the submitters of every batch it had not answered are told the store is
+unavailable, and the next batch starts a new process. It exits when the
 hub closes the socket or dies, never on a signal sent to the hub's process group: the hub drains its queue
 through it first.
 
@@ -27,6 +28,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -57,32 +59,23 @@ class WriteRefused(Exception):
 
 
 class WriterProcess:
-    """The hub's end: started at the first batch, restarted after a death."""
+    """The hub's end: started at the first batch, restarted after a death. Batches are pipelined: the
+    next one is sent while the process is still writing the one before, so that it never waits for the
+    event loop to get round to sending it; answers come back in the order the batches were sent."""
 
     def __init__(self, database: Path) -> None:
         self._database = database
-        self._process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._lock = asyncio.Lock()
+        self._link: _Link | None = None
+        self._starting = asyncio.Lock()
 
     async def write(self, entries: Sequence[Entry], horizon_us: int) -> list[Written]:
-        """Write and commit a planned batch. A caller that is cancelled does not cut the exchange short
-        (the next batch would read this one's answer): it completes without it."""
-        return await asyncio.shield(self._exchange(pickle.dumps((entries, horizon_us), protocol=5)))
-
-    async def _exchange(self, request: bytes) -> list[Written]:
-        async with self._lock:
-            if self._process is None or self._process.returncode is not None:
-                await self._start()
-            assert self._reader is not None and self._writer is not None
-            try:
-                self._writer.write(_LENGTH.pack(len(request)) + request)
-                (size,) = _LENGTH.unpack(await self._reader.readexactly(_LENGTH.size))
-                kind, value = pickle.loads(await self._reader.readexactly(size))
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                await self._stop()
-                raise StoreUnavailable(f"the SQLite writer process stopped during a write: {exc}") from exc
+        """Write and commit a planned batch. A caller that is cancelled once its batch is sent does not
+        stop it: the batch is written, and its answer dropped."""
+        request = pickle.dumps((entries, horizon_us), protocol=5)
+        link = self._link
+        if link is None or not link.alive:
+            link = await self._live_link()
+        kind, value = await link.send(request)
         if kind == "ok":
             written: list[Written] = value
             return written
@@ -90,35 +83,89 @@ class WriterProcess:
             raise StoreUnavailable(f"the database cannot be reached: {value}")
         raise WriteRefused(value)
 
-    async def _start(self) -> None:
-        await self._stop()
-        ours, theirs = socket.socketpair()
-        with theirs:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", MODULE, str(theirs.fileno()), str(self._database),
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        self._reader, self._writer = await asyncio.open_connection(sock=ours)
+    async def _live_link(self) -> _Link:
+        async with self._starting:
+            if self._link is None or not self._link.alive:
+                if self._link is not None:
+                    await self._link.close()
+                self._link = await _Link.start(self._database)
+            return self._link
 
-    async def _stop(self) -> None:
-        writer, process = self._writer, self._process
-        self._reader = self._writer = self._process = None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-        if process is not None:
-            try:
-                await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-            except TimeoutError:
-                log.error("the SQLite writer process did not stop within %s s; killed", STOP_TIMEOUT_S)
-                process.kill()
-                await process.wait()
+    @property
+    def pid(self) -> int | None:
+        return None if self._link is None else self._link.process.pid
 
     async def close(self) -> None:
-        """Let the batch in flight finish, then stop the process."""
-        async with self._lock:
-            await self._stop()
+        """Let the batches in flight finish, then stop the process."""
+        async with self._starting:
+            if self._link is not None:
+                await self._link.close()
+                self._link = None
+
+
+class _Link:
+    """One writer process, its socket, and the answers it owes, oldest first."""
+
+    def __init__(
+        self, process: asyncio.subprocess.Process, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.process = process
+        self._reader, self._writer = reader, writer
+        self._owed: deque[asyncio.Future[tuple[str, Any]]] = deque()
+        self.alive = True
+        self._answers = asyncio.create_task(self._read_answers(), name="fieldstation-sqlite-writer-answers")
+
+    @classmethod
+    async def start(cls, database: Path) -> _Link:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", MODULE, str(theirs.fileno()), str(database),
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        reader, writer = await asyncio.open_connection(sock=ours)
+        return cls(process, reader, writer)
+
+    def send(self, request: bytes) -> asyncio.Future[tuple[str, Any]]:
+        answer: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+        self._owed.append(answer)
+        self._writer.write(_LENGTH.pack(len(request)) + request)
+        return answer
+
+    async def _read_answers(self) -> None:
+        try:
+            while True:
+                (size,) = _LENGTH.unpack(await self._reader.readexactly(_LENGTH.size))
+                answer = pickle.loads(await self._reader.readexactly(size))
+                owed = self._owed.popleft()
+                if not owed.done():  # its caller may have been cancelled
+                    owed.set_result(answer)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            self._fail(StoreUnavailable(f"the SQLite writer process stopped during a write: {exc}"))
+
+    def _fail(self, error: Exception) -> None:
+        self.alive = False
+        while self._owed:
+            owed = self._owed.popleft()
+            if not owed.done():
+                owed.set_exception(error)
+
+    async def close(self) -> None:
+        self.alive = False
+        if self._owed:
+            await asyncio.wait(list(self._owed))
+        self._writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self._writer.wait_closed()
+        try:
+            await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.error("the SQLite writer process did not stop within %s s; killed", STOP_TIMEOUT_S)
+            self.process.kill()
+            await self.process.wait()
+        self._answers.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._answers
 
 
 def connect(database: Path | str) -> sqlite3.Connection:
