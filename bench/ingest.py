@@ -89,6 +89,7 @@ def load_process(
     out: Any,
     first: int = 0,
     repeat_of: int | None = None,
+    rate: float | None = None,
 ) -> None:
     """Runs in its own process: the load must not share the server's core."""
     import uvloop
@@ -98,7 +99,9 @@ def load_process(
         if kind in ("uplinks", "bare")
         else (lambda n: request("POST", "/healthz", {}, b"{}"))
     )
-    outcome: Outcome = uvloop.run(run("127.0.0.1", port, make, connections=connections, seconds=seconds))
+    outcome: Outcome = uvloop.run(
+        run("127.0.0.1", port, make, connections=connections, seconds=seconds, rate=rate)
+    )
     cpu = os.times()
     out.put(
         {
@@ -120,9 +123,12 @@ def measure(
     connections: int,
     first: int = 0,
     repeat_of: int | None = None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
+    """Load from a process of its own; with `rate`, that many requests a second, else as many as the
+    connections take."""
     queue: Any = multiprocessing.Queue()
-    args = (server.port, kind, headers, seconds, connections, queue, first, repeat_of)
+    args = (server.port, kind, headers, seconds, connections, queue, first, repeat_of, rate)
     process = multiprocessing.Process(target=load_process, args=args)
     cpu_before = server.cpu_seconds()
     process.start()

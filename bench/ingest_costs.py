@@ -68,7 +68,7 @@ def process_tree(pid: int) -> list[int]:
 def thread_cpu(root: int) -> dict[tuple[int, str], float]:
     """(process, thread name) -> CPU seconds so far, for the hub and its children."""
     tick = os.sysconf("SC_CLK_TCK")
-    cpu: dict[tuple[int, str], float] = Counter()
+    cpu: dict[tuple[int, str], float] = {}
     for pid in process_tree(root):
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
@@ -78,7 +78,7 @@ def thread_cpu(root: int) -> dict[tuple[int, str], float]:
             name = stat[stat.index("(") + 1 : stat.rindex(")")]
             fields = stat.rsplit(")", 1)[1].split()
             key = (pid, "main" if task.name == str(pid) else name)
-            cpu[key] += (int(fields[11]) + int(fields[12])) / tick
+            cpu[key] = cpu.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return cpu
 
 
@@ -130,8 +130,8 @@ def main() -> None:
           f"{total} GIL samples of the event loop's thread\n")  # fmt: skip
     print("| where | µs per uplink | share of the loop thread |")
     print("|---|---|---|")
-    for layer, count in samples.most_common():
-        print(f"| {layer} | {main_us * count / total:.0f} | {count / total:.0%} |")
+    for layer, share in samples.most_common():
+        print(f"| {layer} | {main_us * share / total:.0f} | {share / total:.0%} |")
     print(f"| **event loop's thread, all** | **{main_us:.0f}** | |")
     for (pid, name), seconds in sorted(spent.items()):
         if (pid, name) != (server.process.pid, "main") and seconds > 0.01 * window:

@@ -43,12 +43,19 @@ async def _connection(
     deadline: float,
     outcome: Outcome,
     keep: bool,
+    paced: tuple[float, float] | None,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:
             n = counter[0]
             counter[0] += 1
+            if paced is not None:  # request n is due at first + n / rate
+                first, rate = paced
+                due = first + n / rate
+                if due >= deadline:
+                    return
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             start = time.perf_counter()
             writer.write(make(n))
             status_line = await reader.readline()
@@ -70,14 +77,28 @@ async def _connection(
 
 
 async def run(
-    host: str, port: int, make: RequestFactory, *, connections: int, seconds: float, keep_bodies: bool = False
+    host: str,
+    port: int,
+    make: RequestFactory,
+    *,
+    connections: int,
+    seconds: float,
+    keep_bodies: bool = False,
+    rate: float | None = None,
 ) -> Outcome:
+    """As many requests as `connections` keep-alive connections take in `seconds`, or, with `rate`, that
+    many a second on a fixed schedule (an open loop, as devices send: a slow answer does not slow the
+    schedule while connections remain)."""
     outcome = Outcome()
     counter = [0]
     start = time.perf_counter()
     deadline = start + seconds
+    paced = None if rate is None else (start, rate)
     await asyncio.gather(
-        *[_connection(host, port, make, counter, deadline, outcome, keep_bodies) for _ in range(connections)]
+        *[
+            _connection(host, port, make, counter, deadline, outcome, keep_bodies, paced)
+            for _ in range(connections)
+        ]
     )
     outcome.elapsed_s = time.perf_counter() - start
     return outcome

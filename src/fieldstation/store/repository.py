@@ -366,7 +366,8 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
         index entries rather than table rows; then their rows are read. On SQLite the statement is written
         out with CROSS JOIN, which fixes the page as the outer loop: rows come out in page order with no
         sort, and the driver's cursor is read directly, since SQLAlchemy's result layer costs more than
-        SQLite itself on a 50,000-row page (docs/performance.md)."""
+        SQLite itself on a 50,000-row page; a page of one chunk is read in one hop to the driver's thread
+        (docs/performance.md)."""
         async with self.engine.connect() as conn:
             if self.engine.dialect.name != "sqlite":
                 result = await conn.stream(self._page_stmt(window))
@@ -380,7 +381,14 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
             )
             args += [-1 if window.limit is None else window.limit, window.offset]
             raw = await conn.get_raw_connection()
-            cursor = await raw.driver_connection.execute(sql, args)  # type: ignore[union-attr]
+            driver = raw.driver_connection
+            if window.limit is not None and window.limit <= STREAM_CHUNK_ROWS:
+                # One chunk at most: one hop to the driver's thread (execute and fetch together), not four.
+                rows = await driver.execute_fetchall(sql, args)  # type: ignore[union-attr]
+                if rows:
+                    yield [row[0] for row in rows]
+                return
+            cursor = await driver.execute(sql, args)  # type: ignore[union-attr]
             try:
                 while rows := await cursor.fetchmany(STREAM_CHUNK_ROWS):
                     yield [row[0] for row in rows]
