@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fieldstation.core.models import DailyUsage, DeviceActivity, StoredUplink
 from fieldstation.core.ports import UplinkFilter
 from fieldstation.store import schema as t
+from fieldstation.store.database import streaming_connection
 
 DAY_US = 86_400 * 1_000_000
 CHUNK_ROWS = 2_000
@@ -63,7 +64,7 @@ class MessageQueries:
             if high is not None:
                 stmt = stmt.where(column <= high)
         stmt = stmt.order_by(u.c.received_us, u.c.id).limit(where.limit).offset(where.offset)
-        async with self.engine.connect() as conn:
+        async with streaming_connection(self.engine) as conn:
             result = await conn.stream(stmt)
             async for partition in result.partitions(CHUNK_ROWS):
                 yield [_uplink(row) for row in partition]

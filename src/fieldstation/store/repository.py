@@ -25,6 +25,7 @@ from fieldstation.core.ports import ReadingToStore, ReadingWindow, StoredReading
 from fieldstation.store import schema as t
 from fieldstation.store.batch_write import write_readings
 from fieldstation.store.commands import CommandQueries
+from fieldstation.store.database import streaming_connection
 from fieldstation.store.failures import translated
 from fieldstation.store.fleet import FleetQueries
 from fieldstation.store.messages import MessageQueries
@@ -368,7 +369,7 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
         sort, and the driver's cursor is read directly, since SQLAlchemy's result layer costs more than
         SQLite itself on a 50,000-row page; a page of one chunk is read in one hop to the driver's thread
         (docs/performance.md)."""
-        async with self.engine.connect() as conn:
+        async with streaming_connection(self.engine) as conn:
             if self.engine.dialect.name != "sqlite":
                 result = await conn.stream(self._page_stmt(window))
                 async for partition in result.scalars().partitions(STREAM_CHUNK_ROWS):
