@@ -11,12 +11,17 @@ from fieldstation.core.ids import guid
 from fieldstation.core.models import Credential, CredentialKind
 
 ALGORITHM = "HS256"
+VERIFIED_MAX = 10_000
+"""Signatures remembered as good. A client sends the same token with every call for its hour; checking its
+signature (and decoding it) each time cost more than the rest of authenticating the call."""
 
 
 class TokenIssuer:
     def __init__(self, secret: str, clock: Clock) -> None:
         self._secret = secret
         self._clock = clock
+        self._verified: dict[str, dict[str, object]] = {}
+        """Token -> its claims, once its signature was checked; expiry is still checked at every use."""
 
     def issue(self, credential: Credential, lifetime_s: int) -> str:
         now_s = self._clock.now_us() // MICROS
@@ -38,17 +43,23 @@ class TokenIssuer:
         return int(str(claims["sub"]))
 
     def _claims(self, token: str) -> dict[str, object]:
-        try:
-            claims: dict[str, object] = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"token rejected: {exc}") from exc
+        claims = self._verified.get(token)
+        if claims is None:
+            try:
+                claims = jwt.decode(
+                    token,
+                    self._secret,
+                    algorithms=[ALGORITHM],
+                    options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp"]},
+                )
+            except jwt.PyJWTError as exc:
+                raise Unauthorized(f"token rejected: {exc}") from exc
+            if len(self._verified) >= VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[token] = claims
         expires = claims["exp"]
         if not isinstance(expires, int) or expires <= self._clock.now_us() // MICROS:
+            self._verified.pop(token, None)
             raise Unauthorized("token expired")
         return claims
 

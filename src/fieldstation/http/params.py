@@ -4,16 +4,18 @@ text, so that each API parses (and refuses) them in its own words (`core.values`
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Query
 
 
-def query_parameters(**described: str) -> Callable[..., dict[str, str]]:
-    """A dependency that declares the named query parameters (name=description) and returns those given."""
+def query_parameters(**described: str) -> Callable[..., Awaitable[dict[str, str]]]:
+    """A dependency that declares the named query parameters (name=description) and returns those given.
+    A coroutine, as every dependency here: the framework runs a plain function in a worker thread, a hop
+    there and back per request for a dict comprehension."""
 
-    def given(**values: str | None) -> dict[str, str]:
+    async def given(**values: str | None) -> dict[str, str]:
         return {name: value for name, value in values.items() if value is not None}
 
     given.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

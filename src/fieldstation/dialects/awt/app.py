@@ -42,7 +42,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     )
     errors.install(app)
 
-    def hub() -> Hub:
+    async def hub() -> Hub:  # a coroutine: a plain function would be run in a worker thread
         return hub_ref()
 
     HubDep = Annotated[Hub, Depends(hub)]
@@ -184,7 +184,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
 WindowParams = tuple[int | None, int | None, int]
 
 
-def _window_params(
+async def _window_params(
     start: Annotated[
         str | None, Query(description="Epoch seconds, inclusive.", examples=["1609459200"])
     ] = None,
@@ -192,7 +192,8 @@ def _window_params(
     offset: Annotated[str | None, Query(description="Records of the same order to skip.")] = None,
 ) -> WindowParams:
     """The window of a data call. Declared as text and read by `params` (ASCII digits, in range), so that a
-    bad value is AWT's 400, not the framework's."""
+    bad value is AWT's 400, not the framework's. A coroutine: the framework runs a plain function in a
+    worker thread."""
     return (
         None if not start else params.integer(start, "start"),
         None if not end else params.integer(end, "end"),
