@@ -3,9 +3,9 @@
 
     .venv/bin/python -m bench.awt_read [--readings N] [--runs N]
 
-Targets on a 2-core machine: archive page <= 150 ms, /data page <= 10 ms, and peak memory growth no more
-than one copy of the largest response. The database is built once (through the real codec and renderer)
-and cached in bench/.cache.
+Targets on a 2-core machine: archive page <= 150 ms, /data page <= 10 ms, each within 1.1 times the raw
+SQL for its rows, and peak memory growth no more than one copy of the largest response. The database is
+built once (through the real codec and renderer) and cached in bench/.cache.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ TAGS = 100
 BATCH = 20_000
 ARCHIVE_TARGET_MS = 150
 RECENT_TARGET_MS = 10
+RATIO_TARGET = 1.1
+"""Issue 11: a page over HTTP within 1.1 times the raw query for its rows in-process (which has no HTTP
+round trip: the no-op GET is printed beside it)."""
 FIRST_PAGES = 100_000
 """/data pages are timed at offsets within the first 100,000 records, where a client paging from the start
 is; pages at the far end of a million are reported apart (an offset costs a walk of the index)."""
@@ -214,6 +217,14 @@ def main() -> None:
         f"archive page <= {ARCHIVE_TARGET_MS} ms": archive_s["median_ms"] <= ARCHIVE_TARGET_MS,
         f"/data page <= {RECENT_TARGET_MS} ms": recent_s["median_ms"] <= RECENT_TARGET_MS,
         "peak memory growth <= one response": growth_kib <= archive_bytes // 1024,
+        f"archive page <= {RATIO_TARGET}x raw SQL ({result['archive_ratio_to_raw_sql']}x)": result[
+            "archive_ratio_to_raw_sql"
+        ]
+        <= RATIO_TARGET,
+        f"/data page <= {RATIO_TARGET}x raw SQL ({result['data_ratio_to_raw_sql']}x)": result[
+            "data_ratio_to_raw_sql"
+        ]
+        <= RATIO_TARGET,
     }
     for name, ok in verdicts.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
