@@ -39,7 +39,8 @@ MAX_BATCH = 1_000
 WRITES_IN_FLIGHT = 2
 """Batches handed to the store and not yet answered. With two, the store has the next batch as soon as it
 has committed one (SQLite's writer process reads it from its socket), instead of waiting for the event
-loop to get round to sending it: measured in docs/performance.md."""
+loop to get round to sending it. Measured with `bench.ingest`, three runs each: the same throughput within
+the noise, the median latency 20 ms instead of 25."""
 DEDUP_WINDOW_US = 24 * 3600 * MICROS
 """The same EUI, frame counter and payload within a day is one uplink delivered again. Beyond a day it is
 a new one (a device that rejoined and restarted its counter)."""
