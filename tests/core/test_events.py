@@ -22,7 +22,7 @@ def test_a_subscriber_that_falls_behind_is_let_go_and_the_others_go_on(
             received = []
             for n in range(5):
                 bus.publish(Event(1, "data", {"n": n}))  # never blocks, whoever is behind
-                received.append((await anext(keen)).payload["n"])
+                received += [event.payload["n"] for event in await anext(keen)]
             assert received == [0, 1, 2, 3, 4]
             assert bus.subscribers(1) == 1  # the slow one was let go at its fourth waiting event
             with pytest.raises(SubscriberTooSlow):
@@ -37,6 +37,19 @@ def test_another_projects_events_are_not_delivered() -> None:
         with bus.subscribe(1) as mine:
             bus.publish(Event(2, "data", {}))
             bus.publish(Event(1, "data", {"mine": True}))
-            assert (await anext(mine)).payload == {"mine": True}
+            assert [event.payload for event in await anext(mine)] == [{"mine": True}]
+
+    asyncio.run(main())
+
+
+def test_a_subscriber_gets_all_that_waits_at_once_in_order() -> None:
+    async def main() -> None:
+        bus = EventBus()
+        with bus.subscribe(1) as stream:
+            bus.publish_many(1, [Event(1, "data", {"n": n}) for n in range(3)])
+            bus.publish(Event(1, "data", {"n": 3}))
+            assert [event.payload["n"] for event in await anext(stream)] == [0, 1, 2, 3]
+            bus.publish(Event(1, "data", {"n": 4}))
+            assert [event.payload["n"] for event in await anext(stream)] == [4]
 
     asyncio.run(main())

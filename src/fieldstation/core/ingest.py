@@ -133,15 +133,18 @@ class Ingestor:
             await self._devices.update(device, software_version=version)
 
     def _announce(self, items: Sequence[ReadingToStore], stored: list[StoredReading]) -> list[StoredReading]:
-        """Tell live subscribers about what was just committed (not about duplicates)."""
+        """Tell live subscribers about what was just committed (not about duplicates), a project's events
+        together."""
         now = self._clock.now_us()
+        by_project: dict[int, list[Event]] = {}
         for item, result in zip(items, stored, strict=True):
-            if result.duplicate or not self._events.subscribers(item.device.project_id):
+            project_id = item.device.project_id
+            if result.duplicate or not self._events.subscribers(project_id):
                 continue
             meta = item.uplink.meta if item.uplink is not None else {}
-            self._events.publish(
+            by_project.setdefault(project_id, []).append(
                 Event(
-                    item.device.project_id,
+                    project_id,
                     "data",
                     {
                         "uid": result.uid,
@@ -158,6 +161,8 @@ class Ingestor:
                     },
                 )
             )
+        for project_id, published in by_project.items():
+            self._events.publish_many(project_id, published)
         return stored
 
     async def record_network_event(

@@ -25,6 +25,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fieldstation.http.websocket_frames import SERVER_SEND
+
 log = logging.getLogger("fieldstation.http")
 ErrorRenderer = Callable[[int, str, Mapping[str, str] | None], Response]
 """(status, message, headers) -> the response in an API's own error shape."""
@@ -61,6 +63,8 @@ class RequestGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                scope[SERVER_SEND] = send  # the server's own, before a layer wraps it (http.websocket_frames)
             await self.app(scope, receive, send)
             return
         door = self.door(scope["path"])

@@ -20,6 +20,7 @@ from fieldstation.core.freshness import CREDENTIALS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, Event, Project
 from fieldstation.dialects.instathings import render
+from fieldstation.http.websocket_frames import DirectFrames, text_frame
 
 LOG_BATCH_S = 5.0
 MAX_LOG_LINES = 1_000
@@ -29,6 +30,8 @@ POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 VIEW = "instathings.ws"
 """This view's key in `Event.rendered`."""
+FRAME = "instathings.ws.frame"
+"""The same message, framed for the wire (`http.websocket_frames`)."""
 log = logging.getLogger("fieldstation.instathings")
 
 
@@ -101,15 +104,33 @@ async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
                 await websocket.send_text(orjson.dumps({"action": "log", "payload": payload}).decode())
 
     flusher = asyncio.create_task(flush_logs())
+    direct = DirectFrames.of(websocket)
+    log.debug(
+        "a WebSocket of project %s: events %s",
+        project.short_id,
+        "framed once and written to the connection" if direct else "sent through ASGI",
+    )
     try:
-        event: Event
-        async for event in stream:
-            if event.action == "log":
-                key = (event.payload["device"], event.payload["container"])
-                room = MAX_LOG_LINES - len(logs[key])  # a chatty gateway must not grow a session's memory
-                logs[key].extend(render.log_entry(line) for line in event.payload["lines"][: max(room, 0)])
-                continue
-            await websocket.send_text(_message(event, project))
+        batch: list[Event]
+        async for batch in stream:
+            events = []
+            for event in batch:
+                if event.action == "log":
+                    key = (event.payload["device"], event.payload["container"])
+                    room = MAX_LOG_LINES - len(logs[key])  # a chatty gateway must not grow a session's memory
+                    logs[key].extend(
+                        render.log_entry(line) for line in event.payload["lines"][: max(room, 0)]
+                    )
+                else:
+                    events.append(event)
+            if direct is None:
+                for event in events:
+                    await websocket.send_text(_message(event, project))
+            elif events:
+                if not direct.write(b"".join([_frame(event, project) for event in events])):
+                    return  # closing: the receive loop sees the disconnect
+                if direct.too_slow():
+                    raise SubscriberTooSlow("its connection has more than it can take waiting to be sent")
     except SubscriberTooSlow:
         log.warning("closing a WebSocket of project %s that fell behind", project.short_id)
         await websocket.close(code=TRY_AGAIN_LATER, reason="too slow: fell behind the events")
@@ -124,6 +145,15 @@ def _message(event: Event, project: Project) -> str:
         message = orjson.dumps({"action": event.action, "payload": _payload(event, project)}).decode()
         event.rendered[VIEW] = message
     return str(message)
+
+
+def _frame(event: Event, project: Project) -> bytes:
+    """The event's message as a WebSocket frame, built once for all the project's subscribers."""
+    frame = event.rendered.get(FRAME)
+    if frame is None:
+        frame = text_frame(_message(event, project))
+        event.rendered[FRAME] = frame
+    return bytes(frame)
 
 
 def _payload(event: Event, project: Project) -> dict[str, Any]:
