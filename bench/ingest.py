@@ -57,6 +57,16 @@ async def prepare(data_dir: Path) -> dict[str, str]:
         await close_hub(hub)
 
 
+def webhook_headers(credentials: dict[str, str]) -> dict[str, str]:
+    """What a network server sends with each uplink: the AWT key and Basic credentials."""
+    secret = base64.b64encode(f"{credentials['username']}:{credentials['password']}".encode()).decode()
+    return {
+        "X-API-KEY": credentials["api_key"],
+        "Authorization": f"Basic {secret}",
+        "Content-Type": "application/json",
+    }
+
+
 def uplink_request(headers: dict[str, str], first: int = 0, repeat_of: int | None = None) -> Any:
     """The n-th uplink of a run, from `first` on: runs that start apart post new uplinks, not repeats.
     With `repeat_of`, the first `repeat_of` uplinks over and over (every one a duplicate)."""
@@ -158,13 +168,7 @@ def main() -> None:
     options = parser.parse_args()
     data_dir = CACHE / "ingest"
     shutil.rmtree(data_dir, ignore_errors=True)
-    credentials = asyncio.run(prepare(data_dir))
-    secret = base64.b64encode(f"{credentials['username']}:{credentials['password']}".encode()).decode()
-    headers = {
-        "X-API-KEY": credentials["api_key"],
-        "Authorization": f"Basic {secret}",
-        "Content-Type": "application/json",
-    }
+    headers = webhook_headers(asyncio.run(prepare(data_dir)))
     short = min(10.0, options.seconds)
     bare = Server(CACHE / "bare", command=["bench.bare_asgi"])
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import os
 import shutil
@@ -28,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.common import CACHE, Server
-from bench.ingest import measure, prepare
+from bench.ingest import measure, prepare, webhook_headers
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("front door: proxy headers, size guard, connection deadlines",
@@ -91,10 +90,7 @@ def main() -> None:
     options = parser.parse_args()
     data_dir = CACHE / "ingest-costs"
     shutil.rmtree(data_dir, ignore_errors=True)
-    credentials = asyncio.run(prepare(data_dir))
-    secret = base64.b64encode(f"{credentials['username']}:{credentials['password']}".encode()).decode()
-    headers = {"X-API-KEY": credentials["api_key"], "Authorization": f"Basic {secret}",
-               "Content-Type": "application/json"}  # fmt: skip
+    headers = webhook_headers(asyncio.run(prepare(data_dir)))
     server = Server(data_dir)
     window = options.seconds / 2
     raw = Path(tempfile.mkdtemp()) / "samples.txt"

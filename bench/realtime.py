@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import multiprocessing
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import CACHE, Server
-from bench.ingest import TAGS, measure
+from bench.ingest import TAGS, measure, webhook_headers
 from bench.load import percentile
 from fieldstation.assembly import close_hub, open_hub
 from fieldstation.config import Settings
@@ -130,7 +129,7 @@ def run_with_subscribers(
     process = multiprocessing.Process(target=subscriber_process, args=(url, count, seconds, ready, out))
     process.start()
     ready.wait(60)
-    uplinks = measure(server, "uplinks", _headers(credentials), seconds, connections, first, rate=rate)
+    uplinks = measure(server, "uplinks", webhook_headers(credentials), seconds, connections, first, rate=rate)
     received, p50_ms, p99_ms, subscribers_cpu = out.get(timeout=seconds + 120)
     process.join()
     committed = uplinks["ok"]
@@ -144,15 +143,6 @@ def run_with_subscribers(
         "subscriber_process_cpu_share": round(subscribers_cpu, 2),
         "delivered_fraction_min": round(min(received) / committed, 4) if committed else 0.0,
         "delivered_fraction_mean": round(sum(received) / len(received) / committed, 4) if committed else 0.0,
-    }
-
-
-def _headers(credentials: dict[str, str]) -> dict[str, str]:
-    secret = base64.b64encode(f"{credentials['username']}:{credentials['password']}".encode()).decode()
-    return {
-        "X-API-KEY": credentials["api_key"],
-        "Authorization": f"Basic {secret}",
-        "Content-Type": "application/json",
     }
 
 
@@ -173,7 +163,7 @@ def main() -> None:
     server = Server(data_dir)
     runs: list[dict[str, Any]] = []
     try:
-        alone = measure(server, "uplinks", _headers(credentials), options.seconds, options.connections)
+        alone = measure(server, "uplinks", webhook_headers(credentials), options.seconds, options.connections)
         for count in counts:
             for rate in rates:
                 time.sleep(1)
