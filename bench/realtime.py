@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,31 +68,33 @@ def subscriber_process(url: str, count: int, seconds: float, ready: Any, out: An
     """Runs in its own process: `count` WebSocket subscribers, each counting the data events it receives
     and how long after the hub received their uplinks (the time in the event's UUIDv7 id)."""
     import uvloop
-    import websockets
+
+    from bench.ws_reader import read_messages
 
     async def main() -> tuple[list[int], list[float]]:
         received = [0] * count
         delays_ms: list[float] = []
-        sockets = [await websockets.connect(url, max_size=2**20, compression=None) for _ in range(count)]
+        at = len(DATA_EVENT)  # the payload's first field is the record id, a UUIDv7
 
-        async def read(index: int, socket: Any) -> None:
-            try:
-                async for message in socket:
-                    # As cheaply as possible: a hundred subscribers at 1,000 events a second are 100,000
-                    # messages a second for this one process to read.
-                    if message.startswith(DATA_EVENT):
-                        received[index] += 1
-                        at = len(DATA_EVENT)  # the payload's first field is the record id, a UUIDv7
-                        sent_ms = int(message[at : at + 8] + message[at + 9 : at + 13], 16)
-                        delays_ms.append(time.time() * 1000 - sent_ms)
-            except websockets.ConnectionClosed:
-                pass
+        def counter(index: int) -> Callable[[bytes], None]:
+            def on_text(message: bytes) -> None:
+                if message.startswith(DATA_EVENT):
+                    received[index] += 1
+                    sent_ms = int(message[at : at + 8] + message[at + 9 : at + 13], 16)
+                    delays_ms.append(time.time() * 1000 - sent_ms)
 
-        readers = [asyncio.create_task(read(i, s)) for i, s in enumerate(sockets)]
+            return on_text
+
+        connected = [asyncio.Event() for _ in range(count)]
+        readers = [
+            asyncio.create_task(read_messages(url, counter(index), connected[index]))
+            for index in range(count)
+        ]
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 30)
         ready.set()
         await asyncio.sleep(seconds + SETTLE_S)
-        for socket in sockets:
-            await socket.close()
+        for reader in readers:
+            reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
         return received, delays_ms
 
@@ -102,7 +105,7 @@ def subscriber_process(url: str, count: int, seconds: float, ready: Any, out: An
     out.put((received, percentile(delays_ms, 0.50), percentile(delays_ms, 0.99), busy))
 
 
-DATA_EVENT = '{"action":"data","payload":{"id":"'
+DATA_EVENT = b'{"action":"data","payload":{"id":"'
 """How a data event begins (dialects/instathings: the message is rendered in this order)."""
 RUN_SPACING = 10_000_000
 """Each run's uplinks start this far from the previous run's: new uplinks, never repeats of earlier ones."""
