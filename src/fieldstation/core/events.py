@@ -25,11 +25,22 @@ class SubscriberTooSlow(Exception):
     """The subscriber fell more than `QUEUE_LIMIT` events behind and was let go."""
 
 
+class EventBatch(list[Event]):
+    """Events of one project published together, in order. Every subscriber that is keeping up is handed the
+    same batch, so what a view makes of a whole batch (`rendered`, by view) is made once for all of them."""
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__(events)
+        self.rendered: dict[str, object] = {}
+
+
 class _Subscription:
-    __slots__ = ("overflowed", "waiting", "wake")
+    __slots__ = ("overflowed", "size", "waiting", "wake")
 
     def __init__(self) -> None:
-        self.waiting: deque[Event] = deque()
+        self.waiting: deque[EventBatch] = deque()
+        self.size = 0
+        """Events in `waiting`."""
         self.wake = asyncio.Event()
         self.overflowed = False
 
@@ -45,8 +56,9 @@ class EventBus:
         """Events of one project, in order: each subscriber is handed them at once (one append and one
         wake-up per subscriber, not per event: a batch of uplinks reaches a hundred dashboards in a hundred
         steps, not in thousands)."""
+        batch = EventBatch(published)
         for subscription in list(self._subscriptions.get(project_id, ())):
-            if len(subscription.waiting) + len(published) > QUEUE_LIMIT:
+            if subscription.size + len(batch) > QUEUE_LIMIT:
                 log.warning(
                     "a subscriber of project %s fell %d events behind and is let go", project_id, QUEUE_LIMIT
                 )
@@ -54,25 +66,29 @@ class EventBus:
                 subscription.overflowed = True
                 subscription.wake.set()
                 continue
-            subscription.waiting.extend(published)
+            subscription.waiting.append(batch)
+            subscription.size += len(batch)
             subscription.wake.set()
 
     @contextlib.contextmanager
-    def subscribe(self, project_id: int) -> Iterator[AsyncIterator[list[Event]]]:
-        """The project's events, as lists of all those waiting, oldest first."""
+    def subscribe(self, project_id: int) -> Iterator[AsyncIterator[EventBatch]]:
+        """The project's events, all those waiting at once, oldest first: the batch as published when one
+        is waiting (the common case for a subscriber that keeps up), else the waiting batches joined."""
         subscription = _Subscription()
         self._subscriptions[project_id].add(subscription)
 
-        async def events() -> AsyncIterator[list[Event]]:
+        async def events() -> AsyncIterator[EventBatch]:
             while True:
                 if not subscription.waiting and not subscription.overflowed:
                     subscription.wake.clear()
                     await subscription.wake.wait()
                 if subscription.overflowed:
                     raise SubscriberTooSlow(f"fell more than {QUEUE_LIMIT} events behind")
-                waiting = list(subscription.waiting)
-                subscription.waiting.clear()
-                yield waiting
+                waiting = subscription.waiting
+                batch = waiting[0] if len(waiting) == 1 else EventBatch([e for b in waiting for e in b])
+                waiting.clear()
+                subscription.size = 0
+                yield batch
 
         try:
             yield events()

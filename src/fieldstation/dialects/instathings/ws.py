@@ -9,13 +9,13 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from fastapi import FastAPI, WebSocket
 
 from fieldstation.core.errors import NotFound, StoreUnavailable, Unauthorized
-from fieldstation.core.events import SubscriberTooSlow
+from fieldstation.core.events import EventBatch, SubscriberTooSlow
 from fieldstation.core.freshness import CREDENTIALS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, Event, Project
@@ -30,8 +30,6 @@ POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 VIEW = "instathings.ws"
 """This view's key in `Event.rendered`."""
-FRAME = "instathings.ws.frame"
-"""The same message, framed for the wire (`http.websocket_frames`)."""
 log = logging.getLogger("fieldstation.instathings")
 
 
@@ -111,23 +109,18 @@ async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
         "framed once and written to the connection" if direct else "sent through ASGI",
     )
     try:
-        batch: list[Event]
+        batch: EventBatch
         async for batch in stream:
-            events = []
-            for event in batch:
-                if event.action == "log":
-                    key = (event.payload["device"], event.payload["container"])
-                    room = MAX_LOG_LINES - len(logs[key])  # a chatty gateway must not grow a session's memory
-                    logs[key].extend(
-                        render.log_entry(line) for line in event.payload["lines"][: max(room, 0)]
-                    )
-                else:
-                    events.append(event)
+            sent, log_events, frames = _split(batch, project)
+            for event in log_events:
+                key = (event.payload["device"], event.payload["container"])
+                room = max(MAX_LOG_LINES - len(logs[key]), 0)  # a chatty gateway must not grow a session
+                logs[key].extend(render.log_entry(line) for line in event.payload["lines"][:room])
             if direct is None:
-                for event in events:
+                for event in sent:
                     await websocket.send_text(_message(event, project))
-            elif events:
-                if not direct.write(b"".join([_frame(event, project) for event in events])):
+            elif sent:
+                if not direct.write(frames):
                     return  # closing: the receive loop sees the disconnect
                 if direct.too_slow():
                     raise SubscriberTooSlow("its connection has more than it can take waiting to be sent")
@@ -147,13 +140,16 @@ def _message(event: Event, project: Project) -> str:
     return str(message)
 
 
-def _frame(event: Event, project: Project) -> bytes:
-    """The event's message as a WebSocket frame, built once for all the project's subscribers."""
-    frame = event.rendered.get(FRAME)
-    if frame is None:
-        frame = text_frame(_message(event, project))
-        event.rendered[FRAME] = frame
-    return bytes(frame)
+def _split(batch: EventBatch, project: Project) -> tuple[list[Event], list[Event], bytes]:
+    """The batch's events to send, its log events (each session gathers those for 5 s), and the events to
+    send as WebSocket frames in one piece: made once per batch for all the project's subscribers."""
+    made = cast(tuple[list[Event], list[Event], bytes] | None, batch.rendered.get(VIEW))
+    if made is None:
+        sent = [event for event in batch if event.action != "log"]
+        logged = [event for event in batch if event.action == "log"]
+        made = (sent, logged, b"".join([text_frame(_message(event, project)) for event in sent]))
+        batch.rendered[VIEW] = made
+    return made
 
 
 def _payload(event: Event, project: Project) -> dict[str, Any]:
