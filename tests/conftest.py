@@ -84,6 +84,17 @@ class Harness:
         return {"X-API-KEY": key, "Authorization": f"Bearer {self.awt_token(created)}"}
 
 
+def ttn_uplink(eui: str, tag_id: int, n: int) -> bytes:
+    """The n-th The Things Stack v3 uplink of a tracker: the golden body with an AWT frame of its own."""
+    template = json.loads((Path(__file__).parent / "golden/networks/ttn_v3_uplink.json").read_text())
+    frame = awt_frame.encode(
+        tag_id=tag_id, fix_time=1_790_000_000 + n, latitude=-24, longitude=31.5, voltage=3.8
+    )
+    template["end_device_ids"]["dev_eui"] = eui
+    template["uplink_message"] |= {"f_cnt": n, "frm_payload": base64.b64encode(frame).decode()}
+    return json.dumps(template).encode()
+
+
 def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 

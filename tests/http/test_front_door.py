@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, basic, start_server, ttn_uplink
 
 pytestmark = pytest.mark.live
 HEADER_TIMEOUT_S = 1.0
@@ -114,6 +114,37 @@ def test_an_endless_chunked_body_is_cut_at_the_limit(server: LiveServer) -> None
     status, body = _status_and_body(answer)
     assert status == 413
     assert body == {"message": "The body is over 65536 bytes, the limit."}
+
+
+def test_an_uplink_that_arrives_in_pieces_is_taken_whole(server: LiveServer) -> None:
+    """The webhook path reads its body straight from ASGI: every piece of it, in order, whether the body is
+    declared (the server hands it over as it comes) or chunked (the front door gathers it first)."""
+    created = server.cli("project", "create", "chunks")
+    server.cli("device", "add", "--project", "chunks", "--tag-id", "9", "--eui", "00000000000000C9")
+    awt = created["awt"]
+    host, port = server.base.removeprefix("http://").split(":")
+    for n, chunked in ((1, False), (2, True)):
+        body = ttn_uplink("00000000000000C9", 9, n)
+        framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
+        head = (
+            f"POST /awt/v2/ttn-webhook HTTP/1.1\r\nHost: x\r\nX-API-KEY: {awt['api_key']}\r\n"
+            f"Authorization: {basic(awt['username'], awt['password'])}\r\n"
+            f"Content-Type: application/json\r\n{framing}\r\n\r\n"
+        ).encode()
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(head)
+            for start in range(0, len(body), 300):  # a few pieces, each its own write
+                piece = body[start : start + 300]
+                conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                time.sleep(0.02)
+            if chunked:
+                conn.sendall(b"0\r\n\r\n")
+            answer = b""
+            while b"\r\n\r\n" not in answer or not _complete(answer):
+                answer += conn.recv(65536)
+        status, answered = _status_and_body(answer)
+        assert status == 201, (chunked, answered)
+        assert answered["duplicate"] is False and answered["recordId"]
 
 
 def test_half_sent_headers_are_cut_at_the_deadline(server: LiveServer) -> None:

@@ -5,7 +5,6 @@ gets every event, as a message of its own, in order."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,9 @@ import pytest
 import websockets
 from websockets.frames import Frame, Opcode
 
-from fieldstation.codecs import awt_frame
 from fieldstation.http.websocket_frames import text_frame
-from tests.conftest import basic, start_server
+from tests.conftest import basic, start_server, ttn_uplink
 
-TEMPLATE = json.loads((Path(__file__).parent.parent / "golden/networks/ttn_v3_uplink.json").read_text())
 EUI = "00000000000000F7"
 
 
@@ -27,16 +24,6 @@ EUI = "00000000000000F7"
 def test_a_frame_is_what_the_websockets_library_sends(size: int) -> None:
     text = "é" * (size // 2) + "x" * (size % 2)  # multi-byte characters: the length is of the UTF-8 bytes
     assert text_frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
-
-
-def _uplink(n: int) -> bytes:
-    frame = awt_frame.encode(tag_id=7, fix_time=1_790_000_000 + n, latitude=-24, longitude=31.5, voltage=3.8)
-    body = dict(TEMPLATE)
-    body["end_device_ids"] = dict(TEMPLATE["end_device_ids"], dev_eui=EUI)
-    body["uplink_message"] = dict(
-        TEMPLATE["uplink_message"], f_cnt=n, frm_payload=base64.b64encode(frame).decode()
-    )
-    return json.dumps(body).encode()
 
 
 @pytest.mark.live
@@ -83,7 +70,10 @@ async def _subscribe_and_post(
     readers = [asyncio.create_task(read(socket)) for socket in subscribers]
     async with httpx.AsyncClient(base_url=base) as client:
         answers = await asyncio.gather(
-            *[client.post("/awt/v2/ttn-webhook", content=_uplink(n), headers=headers) for n in range(uplinks)]
+            *[
+                client.post("/awt/v2/ttn-webhook", content=ttn_uplink(EUI, 7, n), headers=headers)
+                for n in range(uplinks)
+            ]
         )
     assert {answer.status_code for answer in answers} == {201}
     received = await asyncio.gather(*readers)
