@@ -48,8 +48,15 @@ T = TypeVar("T")
 class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        database = engine.url.database if engine.dialect.name == "sqlite" else None
-        self._sqlite_writer = WriterProcess(Path(database)) if database else None
+        self._sqlite_writer = None
+        if engine.dialect.name == "sqlite":
+            database = engine.url.database
+            if not database or database == ":memory:" or database.startswith("file:"):
+                raise ValueError(
+                    "SQLite must be a database file (its batches are written by a process of its own): "
+                    f"got {engine.url}"
+                )
+            self._sqlite_writer = WriterProcess(Path(database))
 
     async def close(self) -> None:
         if self._sqlite_writer is not None:
