@@ -2,7 +2,7 @@
 
 Both answers are remembered briefly in the process, because webhooks authenticate every call with Basic
 credentials and argon2 costs tens of milliseconds and 64 MiB by design: a verified (key, username,
-password) is trusted again for `VERIFIED_TTL_S` after its last use, a key's credential for `KEY_TTL_S`.
+password) is trusted again for `VERIFIED_TTL_S` after its last use, a key's credential for `BACKSTOP_TTL_S`.
 
 Password guessing is throttled before argon2 runs: per credential and client address (`GUESS_PER_CLIENT`),
 and per credential for clients that have not yet proved the password (`GUESS_PER_CREDENTIAL`); at most
@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 from typing import TypeVar
 
-from fieldstation.core.cache import TtlCache
+from fieldstation.core.cache import BACKSTOP_TTL_S, TtlCache
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import Unauthorized
 from fieldstation.core.freshness import CREDENTIALS, Freshness
@@ -25,7 +25,6 @@ from fieldstation.core.models import Credential, CredentialKind
 from fieldstation.core.ports import CredentialStore
 from fieldstation.core.ratelimit import Limit, RateLimiter
 
-KEY_TTL_S = 5
 VERIFIED_TTL_S = 60
 TRUSTED_CLIENT_S = 86_400
 MAX_REMEMBERED = 10_000
@@ -47,9 +46,11 @@ class Authenticator:
         self._limiter = limiter
         self._argon2 = asyncio.Semaphore(CONCURRENT_VERIFICATIONS)
         self._trusted: dict[str, int] = {}
-        self._keys: TtlCache[str, Credential] = TtlCache(clock, KEY_TTL_S, freshness=(freshness, CREDENTIALS))
+        self._keys: TtlCache[str, Credential] = TtlCache(
+            clock, BACKSTOP_TTL_S, freshness=(freshness, CREDENTIALS)
+        )
         self._by_id: TtlCache[int, Credential] = TtlCache(
-            clock, KEY_TTL_S, freshness=(freshness, CREDENTIALS)
+            clock, BACKSTOP_TTL_S, freshness=(freshness, CREDENTIALS)
         )
         # Proofs are not forgotten on changes: a revoked credential is refused by `key` and `by_id` first,
         # and forgetting them would make every busy network server pay argon2 again after any change.

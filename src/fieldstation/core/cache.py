@@ -14,6 +14,11 @@ from typing import Generic, TypeVar
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.freshness import Freshness
 
+BACKSTOP_TTL_S = 60
+"""How long credentials, projects and devices are remembered. Changes arrive through the change signals
+(core/freshness.py) at once; the TTL only bounds how long a change made outside the hub's services (a
+database edited by hand) goes unseen. At 5 s, every device of a busy hub was read again every 5 s."""
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 

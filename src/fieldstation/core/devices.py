@@ -10,7 +10,7 @@ import uuid
 from typing import Any, Protocol
 
 from fieldstation.core import values
-from fieldstation.core.cache import TtlCache
+from fieldstation.core.cache import BACKSTOP_TTL_S, TtlCache
 from fieldstation.core.clock import Clock
 from fieldstation.core.errors import AlreadyExists, InvalidInput, NotFound
 from fieldstation.core.freshness import DEVICES, Freshness
@@ -22,7 +22,6 @@ log = logging.getLogger("fieldstation.devices")
 
 EUI = re.compile(r"[0-9A-F]{16}")
 DEFAULT_CODEC = "awt-frame"
-DEVICE_CACHE_TTL_S = 5
 MAX_NAME = 128
 """Names and assets: what the store's columns hold."""
 MAX_TYPE = 32
@@ -66,7 +65,7 @@ class Devices:
         self._clock = clock
         self._freshness = freshness
         self._by_eui: TtlCache[tuple[int, str], Device] = TtlCache(
-            clock, DEVICE_CACHE_TTL_S, freshness=(freshness, DEVICES)
+            clock, BACKSTOP_TTL_S, freshness=(freshness, DEVICES)
         )
 
     async def add(self, project: Project, device: NewDevice) -> Device:

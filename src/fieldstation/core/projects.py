@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fieldstation.core.cache import TtlCache
+from fieldstation.core.cache import BACKSTOP_TTL_S, TtlCache
 from fieldstation.core.clock import Clock
 from fieldstation.core.errors import InvalidInput, NotFound
 from fieldstation.core.freshness import CREDENTIALS, PROJECTS, Freshness
@@ -29,7 +29,6 @@ class CreatedProject:
     credentials: dict[CredentialKind, IssuedCredential] = field(default_factory=dict)
 
 
-PROJECT_CACHE_TTL_S = 5
 PROJECT_CREDENTIALS = (CredentialKind.AWT, CredentialKind.ASTROCAST, CredentialKind.INSTATHINGS)
 """What a new project gets: one credential of each API that has landed."""
 
@@ -39,9 +38,7 @@ class Projects:
         self._store = store
         self._clock = clock
         self._freshness = freshness
-        self._by_id: TtlCache[int, Project] = TtlCache(
-            clock, PROJECT_CACHE_TTL_S, freshness=(freshness, PROJECTS)
-        )
+        self._by_id: TtlCache[int, Project] = TtlCache(clock, BACKSTOP_TTL_S, freshness=(freshness, PROJECTS))
 
     async def create(
         self, name: str, *, auto_register: bool = False, is_demo: bool = False
