@@ -85,6 +85,8 @@ def setup_logging(level: str, log_format: LogFormat) -> logging.handlers.QueueLi
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    if root.level > logging.DEBUG:  # Alembic says what it is at every start; the hub says what it upgraded
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     listener.start()
     atexit.register(listener.stop)
     return listener

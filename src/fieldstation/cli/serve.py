@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -94,7 +96,7 @@ def serve(
         log_level=None if log_level is None else log_level.value,
         log_format=None if log_format is None else log_format.value,
     )
-    setup_logging(settings.log_level, settings.log_format)
+    log_writer = setup_logging(settings.log_level, settings.log_format)
     credentials_file = settings.data_dir / DEMO_CREDENTIALS_FILE
 
     async def prepare(hub: Hub) -> None:
@@ -115,7 +117,7 @@ def serve(
         console.print_json(json.dumps({k: v for k, v in demo_credentials.items() if k != "project"}))
     for logger in ("uvicorn.access", "uvicorn.error"):  # WebSocket handshakes are logged on the second
         logging.getLogger(logger).addFilter(RedactSecrets())
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -129,3 +131,18 @@ def serve(
         ws_per_message_deflate=settings.ws_compression,
         access_log=settings.access_log if access_log is None else access_log,
     )
+
+    class LogFlushingServer(uvicorn.Server):
+        """uvicorn, once it has shut down on a signal, raises that signal again, which ends the process
+        before `atexit` runs: the last records (the hub's own shutdown) would die in the logging queue.
+        They are written out first."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    log_writer.stop()
+
+    LogFlushingServer(config).run()

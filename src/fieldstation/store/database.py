@@ -4,6 +4,7 @@ crash of the process or the machine; PostgreSQL is reached through asyncpg."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from fieldstation.store.writer_process import SQLITE_PRAGMAS
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+log = logging.getLogger("fieldstation.store")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -65,6 +67,7 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     SQLite ignores the pragma inside a transaction, so it is set before the migration's transaction; the
     keys are checked once it is done."""
     sqlite = engine.dialect.name == "sqlite"
+    before = await current_revision(engine)
     async with engine.connect() as connection:
         if sqlite:
             await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
@@ -80,6 +83,9 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
             if sqlite:
                 await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 await connection.commit()
+    after = await current_revision(engine)
+    if after != before:
+        log.info("database schema upgraded from %s to %s", before or "nothing (a new database)", after)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
