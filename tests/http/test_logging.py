@@ -51,3 +51,5 @@ def test_json_logs_of_a_running_hub(tmp_path: Path) -> None:
     assert {"time", "level", "message", "client", "http_version"} <= set(access[0])
     assert any(line["logger"].startswith("fieldstation") for line in lines), lines
     assert all(line["level"] in ("info", "warning", "error") for line in lines)
+    # stopped by a signal, which uvicorn raises again once it has shut down: the last records are written
+    assert any(line["message"].startswith("hub closed") for line in lines)
