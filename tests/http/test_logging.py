@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import queue
+import sys
 from pathlib import Path
 
 import httpx
 import orjson
 
 from fieldstation.http.connection import RedactSecrets
+from fieldstation.logs import JsonFormatter, _Enqueue
 from tests.conftest import start_server
 
 
@@ -53,3 +56,19 @@ def test_json_logs_of_a_running_hub(tmp_path: Path) -> None:
     assert all(line["level"] in ("info", "warning", "error") for line in lines)
     # stopped by a signal, which uvicorn raises again once it has shut down: the last records are written
     assert any(line["message"].startswith("hub closed") for line in lines)
+
+
+def test_a_json_line_carries_the_exception_and_the_callers_fields() -> None:
+    """What the writing thread receives is final (message and traceback made where it was logged)."""
+    try:
+        raise ValueError("the frame is 3 bytes short")
+    except ValueError:
+        record = logging.LogRecord(
+            "fieldstation.ingest", logging.ERROR, __file__, 1, "uplink %s failed", ("x1",), sys.exc_info()
+        )
+    record.device = 7  # as `extra={"device": 7}` sets it
+    prepared = _Enqueue(queue.SimpleQueue()).prepare(record)
+    line = orjson.loads(JsonFormatter().format(prepared))
+    assert line["message"] == "uplink x1 failed" and line["level"] == "error" and line["device"] == 7
+    assert line["logger"] == "fieldstation.ingest" and line["time"].endswith("+00:00")
+    assert "ValueError: the frame is 3 bytes short" in line["exception"]
