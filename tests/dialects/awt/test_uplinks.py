@@ -276,6 +276,9 @@ def test_duplicates_are_stored_once_and_answered_with_success(harness: Harness) 
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json() == {"recordId": first.json()["recordId"], "duplicate": True}
     assert counts(harness)[:2] == (1, 1)
+    for answer in (first, again):  # written by hand on the webhook's plain ASGI path: pinned here
+        assert answer.headers["content-type"] == "application/json"
+        assert int(answer.headers["content-length"]) == len(answer.content)
 
 
 def test_same_payload_with_another_counter_is_another_uplink(harness: Harness) -> None:
@@ -316,6 +319,7 @@ def test_chirpstack_events_are_acknowledged_and_status_kept(harness: Harness) ->
         )
         assert response.status_code == 202
         assert response.json() == {"event": event, "accepted": True}
+        assert response.headers["content-type"] == "application/json"
     assert isinstance(harness.hub.store, Store)
     engine = harness.hub.store.engine
 
