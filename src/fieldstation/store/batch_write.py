@@ -8,13 +8,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, String, bindparam, insert, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 
 from fieldstation.core.ports import UID_KEY, ReadingToStore, StoredReading
 from fieldstation.store import schema as t
+from fieldstation.store.sqlite_batch import READING_COLUMNS, UPLINK_COLUMNS, Entry, Key, plan
 
 
 def write_readings(
@@ -22,31 +22,13 @@ def write_readings(
 ) -> list[StoredReading]:
     """Write uplinks and their readings in one transaction. An item whose dedup key is already stored
     (within the window) is a duplicate: nothing is written for it and it answers with the first uid."""
-    uplink_ids, duplicates = _insert_uplinks(conn, items, inserted_us, dedup_window_us)
+    entries = plan(items, inserted_us)  # the rows, as SQLite's writer process gets them
+    uplink_ids, duplicates = _insert_uplinks(conn, items, entries, inserted_us, dedup_window_us)
     rows = []
-    for item, uplink_id in zip(items, uplink_ids, strict=True):
+    for item, (_, _, reading), uplink_id in zip(items, entries, uplink_ids, strict=True):
         if uplink_id is None and item.uplink is not None:
             continue
-        decoded = item.decoded
-        time_us = decoded.device_time_us
-        if time_us is None:
-            time_us = item.uplink.received_us if item.uplink is not None else inserted_us
-        rows.append(
-            {
-                "uid": item.uid,
-                "project_id": item.device.project_id,
-                "device_id": item.device.id,
-                "uplink_id": uplink_id,
-                "time_us": time_us,
-                "inserted_us": item.inserted_us or inserted_us,
-                "latitude": decoded.latitude,
-                "longitude": decoded.longitude,
-                "values_json": orjson.dumps(decoded.values).decode(),
-                "error": decoded.error,
-                "warnings": orjson.dumps(decoded.warnings).decode() if decoded.warnings else None,
-                "awt_json": item.awt_json,
-            }
-        )
+        rows.append(dict(zip(READING_COLUMNS, reading, strict=True)) | {"uplink_id": uplink_id})
     if rows:
         conn.execute(insert(t.readings), rows)
     return [
@@ -55,16 +37,16 @@ def write_readings(
     ]
 
 
-Key = tuple[int, str]
-"""(project id, dedup key): projects share batches, never keys."""
-
-
 def _key(item: ReadingToStore) -> Key | None:
     return None if item.dedup_key is None else (item.device.project_id, item.dedup_key)
 
 
 def _insert_uplinks(
-    conn: Connection, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
+    conn: Connection,
+    items: Sequence[ReadingToStore],
+    entries: Sequence[Entry],
+    inserted_us: int,
+    dedup_window_us: int,
 ) -> tuple[list[int | None], dict[int, str]]:
     """Insert the items' uplinks; returns their ids (None for a duplicate or an item without uplink) and,
     by item index, the uid that each duplicate repeats."""
@@ -72,32 +54,14 @@ def _insert_uplinks(
     ids: list[int | None] = [None] * len(items)
     first_by_key: dict[Key, int] = {}
     rows = []
-    for index, item in enumerate(items):
-        up = item.uplink
-        if up is None:
+    for index, (key, uplink, _) in enumerate(entries):
+        if uplink is None:
             continue
-        key = _key(item)
         if key is not None and key in first_by_key:
             continue  # a repeat within this batch: the first one stands for it
         if key is not None:
             first_by_key[key] = index
-        rows.append(
-            {
-                "project_id": item.device.project_id,
-                "device_id": item.device.id,
-                "source": up.source,
-                "received_us": up.received_us,
-                "inserted_us": item.inserted_us or inserted_us,
-                "eui": up.eui,
-                "f_cnt": up.f_cnt,
-                "f_port": up.f_port,
-                "payload": up.payload,
-                "raw": up.raw,
-                "meta": orjson.dumps(up.meta).decode(),
-                "dedup_key": item.dedup_key,
-                "_index": index,
-            }
-        )
+        rows.append(dict(zip(UPLINK_COLUMNS, uplink, strict=True)) | {"_index": index})
     if not rows:
         return ids, {}
     stored = _insert_new_keys(conn, rows)
