@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from fieldstation.core.errors import NotFound, RateLimited, StoreUnavailable, Unauthorized
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, NewUplink
-from fieldstation.http.credentials import basic_credentials, client_address
+from fieldstation.http.credentials import basic_credentials
 from fieldstation.http.responses import JsonResponse
 from fieldstation.intake.refusals import Refusal, RefusalRenderer, Refused
 from fieldstation.networks import BadBody, BadSignature, Network, OtherEvent
@@ -96,20 +96,8 @@ def _endpoint(
     hub_ref: Callable[[], Hub], network: Network, render: RefusalRenderer
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        delivery = Delivery(
-            await request.body(),
-            request.scope["query_string"].decode("latin-1"),
-            request.headers.get("x-api-key"),
-            request.headers.get("authorization", ""),
-            client_address(request),
-        )
-        try:
-            status, answer = await receive_uplink(hub_ref(), delivery, network)
-            return JsonResponse(answer, status_code=status)
-        except Refused as refused:
-            return render(refused)
-        except StoreUnavailable:
-            return render(Refused(Refusal.UNAVAILABLE))
+        outcome = await _outcome(hub_ref(), await _delivery(request.scope, request.receive), network, render)
+        return outcome if isinstance(outcome, Response) else JsonResponse(outcome[1], status_code=outcome[0])
 
     endpoint.__doc__ = network.description
     return endpoint
@@ -155,21 +143,30 @@ class WebhookFront:
         except ClientDisconnect:
             return  # nobody to answer
         try:
-            status, answer = await receive_uplink(self._hub_ref(), delivery, network)
-        except Refused as refused:
-            response = self._render(refused)
-        except StoreUnavailable:
-            response = self._render(Refused(Refusal.UNAVAILABLE))
+            outcome = await _outcome(self._hub_ref(), delivery, network, self._render)
         except Exception:
             log.exception("uplink on %s failed", scope["path"])
-            response = self._crashed()
-        else:
-            body = orjson.dumps(answer)
-            headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            outcome = self._crashed()
+        if isinstance(outcome, Response):
+            await outcome(scope, receive, send)
             return
-        await response(scope, receive, send)
+        status, answer = outcome
+        body = orjson.dumps(answer)
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _outcome(
+    hub: Hub, delivery: Delivery, network: Network, render: RefusalRenderer
+) -> tuple[int, dict[str, Any]] | Response:
+    """The uplink's answer (status and JSON body), or its refusal in the serving API's words."""
+    try:
+        return await receive_uplink(hub, delivery, network)
+    except Refused as refused:
+        return render(refused)
+    except StoreUnavailable:
+        return render(Refused(Refusal.UNAVAILABLE))
 
 
 async def _delivery(scope: Scope, receive: Receive) -> Delivery:
