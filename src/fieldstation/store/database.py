@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -67,14 +68,13 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     SQLite ignores the pragma inside a transaction, so it is set before the migration's transaction; the
     keys are checked once it is done."""
     sqlite = engine.dialect.name == "sqlite"
-    before = await current_revision(engine)
     async with engine.connect() as connection:
         if sqlite:
             await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await connection.commit()
         try:
             async with connection.begin():
-                await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
+                before, after = await connection.run_sync(_upgrade, revision)
                 if sqlite:  # before the commit: a migration that breaks a foreign key is not kept
                     broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
                     if broken:
@@ -83,13 +83,21 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
             if sqlite:
                 await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 await connection.commit()
-    after = await current_revision(engine)
     if after != before:
         log.info("database schema upgraded from %s to %s", before or "nothing (a new database)", after)
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+def _upgrade(connection: Connection, revision: str) -> tuple[str | None, str | None]:
+    """Upgrade on this connection; the revisions before and after."""
+    before = _revision(connection)
+    command.upgrade(_alembic_config(connection), revision)
+    return before, _revision(connection)
 
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
-        return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        return await connection.run_sync(_revision)
