@@ -64,13 +64,7 @@ def device_add(
             ),
         )
 
-    device = run(settings_for(data_dir), add)
-    if as_json:
-        print(json.dumps(device_json(device)))
-    else:
-        console.print(
-            f"Device {device.name} (tag {device.tag_id}, EUI {device.eui}, GUID {device.guid}) added."
-        )
+    _report(run(settings_for(data_dir), add), "added", as_json)
 
 
 @device_app.command("list")
@@ -151,13 +145,7 @@ def device_edit(
         found = await hub.devices.identify(owner, device)
         return await hub.devices.edit(found, name=name, asset=asset, tag_id=tag_id, eui=eui, guid=guid)
 
-    changed = run(settings_for(data_dir), change)
-    if as_json:
-        print(json.dumps(device_json(changed)))
-    else:
-        console.print(
-            f"Device {changed.name} (tag {changed.tag_id}, EUI {changed.eui}, GUID {changed.guid}) changed."
-        )
+    _report(run(settings_for(data_dir), change), "changed", as_json)
 
 
 @device_app.command("remove")
@@ -176,6 +164,15 @@ def device_remove(
 
     removed = run(settings_for(data_dir), remove)
     console.print(f"Device {removed.name} (tag {removed.tag_id}) removed, with its readings.")
+
+
+def _report(device: Device, what: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(device_json(device)))
+    else:
+        console.print(
+            f"Device {device.name} (tag {device.tag_id}, EUI {device.eui}, GUID {device.guid}) {what}."
+        )
 
 
 def _reading_json(reading: Reading) -> dict[str, Any]:
