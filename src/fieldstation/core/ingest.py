@@ -245,19 +245,21 @@ class Ingestor:
                 "a batch of %d uplinks failed unexpectedly; none of it was acknowledged", len(batch.items)
             )
             results = [exc if result is None else result for result in results]
+        committed = [
+            (item, result)
+            for item, result in zip(batch.items, results, strict=True)
+            if isinstance(result, StoredReading)
+        ]
+        items, stored = [item for item, _ in committed], [result for _, result in committed]
+        try:  # before the answers, so that a client reading its device after a 201 sees the new version
+            await self._follow_versions(items, stored)
+        except Exception:  # what follows a commit must never cost the writer (or the acknowledged uplinks)
+            log.exception("after a committed batch, software versions could not be updated")
         batch.done.set_result(results)  # type: ignore[arg-type]
-        try:  # what follows a commit must never cost the writer (or the acknowledged uplinks) anything
-            committed = [
-                (item, result)
-                for item, result in zip(batch.items, results, strict=True)
-                if isinstance(result, StoredReading)
-            ]
-            if committed:
-                items, stored = [item for item, _ in committed], [result for _, result in committed]
-                self._announce(items, stored)
-                await self._follow_versions(items, stored)
+        try:
+            self._announce(items, stored)
         except Exception:
-            log.exception("after a committed batch, events or software versions could not be updated")
+            log.exception("after a committed batch, its events could not be published")
 
     async def _write(
         self, items: list[ReadingToStore], offset: int, results: list[StoredReading | Exception | None]
