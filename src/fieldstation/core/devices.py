@@ -139,6 +139,9 @@ class Devices:
     async def by_short_id(self, project: Project, short_id: str) -> Device | None:
         return await self._store.device_by_short_id(project.id, short_id)
 
+    async def by_id(self, project: Project, device_id: int) -> Device | None:
+        return next((d for d in await self.list(project) if d.id == device_id), None)
+
     async def by_guid(self, project: Project, guid: str) -> Device | None:
         return await self._store.device_by_guid(project.id, guid)
 

@@ -12,6 +12,7 @@ from fieldstation.core.commands import Commands
 from fieldstation.core.devices import Devices
 from fieldstation.core.events import EventBus
 from fieldstation.core.freshness import Freshness, SignalFor, in_process
+from fieldstation.core.gateways import Gateways
 from fieldstation.core.ids import api_secret
 from fieldstation.core.ingest import Ingestor
 from fieldstation.core.operations import Operations
@@ -42,6 +43,7 @@ class Hub:
     virtual: VirtualDevices
     freshness: Freshness
     readings: Readings
+    gateways: Gateways
 
 
 async def build_hub(
@@ -62,6 +64,7 @@ async def build_hub(
     events = EventBus()
     ingestor = Ingestor(store, clock, renderer, events, devices, codecs)
     limiter = MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock)
+    operations = Operations(store, clock, events)
     return Hub(
         store=store,
         clock=clock,
@@ -73,9 +76,10 @@ async def build_hub(
         commands=Commands(store, clock),
         ingestor=ingestor,
         events=events,
-        operations=Operations(store, clock, events),
+        operations=operations,
         certificates=CertificateAuthority(store, clock),
         virtual=VirtualDevices(store, clock, ingestor),
         freshness=freshness,
         readings=Readings(store, clock),
+        gateways=Gateways(devices, ingestor, operations, events, clock),
     )

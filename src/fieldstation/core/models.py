@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -69,6 +70,8 @@ class NewDevice:
     frequency_s: int = 60
     type_id: str | None = None
     protocols: tuple[str, ...] = ()
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    """What a gateway's adapter needs to reach the device (`{"host": "10.0.0.7:80"}`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,9 @@ class Device:
     type_id: str | None = None
     protocols: tuple[str, ...] = ()
     certificate_id: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    link_state: Mapping[str, Any] | None = None
+    """A gateway's link as the hub last saw it: `status` (its session), `versions`, `outbox`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,9 @@ class Operations:
     ) -> list[LogLine]:
         return await self._store.log_lines(device.id, container, since_us, until_us, limit)
 
+    async def find(self, project: Project, operation_short_id: str) -> Operation | None:
+        return await self._store.operation_by_short_id(project.id, operation_short_id)
+
     async def fetch(self, project: Project, operation_short_id: str) -> Operation:
         operation = await self._store.operation_by_short_id(project.id, operation_short_id)
         if operation is None:

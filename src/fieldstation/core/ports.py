@@ -109,7 +109,9 @@ class DownlinkPort(Protocol):
 
 
 class SettingStore(Protocol):
-    """Hub-wide settings (the token signing secret)."""
+    """Hub-wide settings (the token signing secret, the link's certificate authority)."""
+
+    async def setting(self, key: str) -> str | None: ...
 
     async def setting_or_create(self, key: str, value: str) -> str: ...
 
@@ -124,6 +126,8 @@ class ProjectStore(Protocol):
     async def project_by_name(self, name: str) -> Project | None: ...
 
     async def project_by_id(self, project_id: int) -> Project | None: ...
+
+    async def project_by_short_id(self, short_id: str) -> Project | None: ...
 
     async def projects(self) -> list[Project]: ...
 
@@ -301,16 +305,6 @@ class OperationStore(Protocol):
     ) -> list[LogLine]: ...
 
 
-class AuthorityStore(Protocol):
-    """Each project's certificate authority."""
-
-    async def authority(self, project_id: int) -> tuple[str, str] | None: ...
-
-    async def save_authority(
-        self, project_id: int, certificate_pem: str, private_key_pem: str, created_us: int
-    ) -> bool: ...
-
-
 class StorePort(
     SettingStore,
     ProjectStore,
@@ -319,7 +313,6 @@ class StorePort(
     ReadingStore,
     CommandStore,
     OperationStore,
-    AuthorityStore,
     Protocol,
 ):
     """All of the store: what the hub is assembled with. Each service asks for the narrow ports it uses."""

@@ -76,6 +76,9 @@ class Projects:
             raise NotFound(f"project {project_id} does not exist")
         return project
 
+    async def by_short_id(self, short_id: str) -> Project | None:
+        return await self._store.project_by_short_id(short_id)
+
     async def configure(
         self, project: Project, *, auto_register: bool | None = None, **changes: Any
     ) -> Project:

@@ -1,19 +1,19 @@
 """Device management beyond registration: updates, deletion, gateways' sub-devices, virtual devices'
-schedule, a project's certificate authority, and data pages of one device (a part of `Store`)."""
+schedule, and data pages of one device (a part of `Store`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fieldstation.core.errors import AlreadyExists
 from fieldstation.core.models import Device, Reading
 from fieldstation.store import schema as t
-from fieldstation.store.rows import device_row, reading_row
+from fieldstation.store.rows import device_row, json_columns, reading_row
 
 d, r, u = t.devices, t.readings, t.uplinks
 
@@ -31,7 +31,9 @@ class FleetQueries:
     async def update_device(self, device_id: int, **changes: Any) -> None:
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(update(d).where(d.c.id == device_id).values(**changes))
+                await conn.execute(
+                    update(d).where(d.c.id == device_id).values(**changes, **json_columns(changes))
+                )
         except IntegrityError as exc:
             taken = ", ".join(f"{name} {value}" for name, value in changes.items())
             raise AlreadyExists(f"another device of the project already has {taken}") from exc
@@ -64,31 +66,6 @@ class FleetQueries:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [(device_row(row), row.virtual_next_us) for row in rows]
-
-    async def authority(self, project_id: int) -> tuple[str, str] | None:
-        a = t.project_authorities
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(a).where(a.c.project_id == project_id))).first()
-        return None if row is None else (row.certificate_pem, row.private_key_pem)
-
-    async def save_authority(
-        self, project_id: int, certificate_pem: str, private_key_pem: str, created_us: int
-    ) -> bool:
-        """Keep the project's CA unless one exists already (two first uses racing: the first wins)."""
-        a = t.project_authorities
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(
-                    insert(a).values(
-                        project_id=project_id,
-                        certificate_pem=certificate_pem,
-                        private_key_pem=private_key_pem,
-                        created_us=created_us,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
 
     async def device_data(
         self, device_id: int, since_us: int | None, until_us: int | None, offset: int, limit: int

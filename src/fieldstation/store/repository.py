@@ -32,6 +32,7 @@ from fieldstation.store.messages import MessageQueries
 from fieldstation.store.operations import OperationQueries
 from fieldstation.store.rows import credential_row as _credential
 from fieldstation.store.rows import device_row as _device
+from fieldstation.store.rows import json_columns
 from fieldstation.store.rows import project_row as _project
 from fieldstation.store.rows import reading_row as _reading
 from fieldstation.store.sqlite_batch import plan
@@ -114,6 +115,9 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     async def project_by_id(self, project_id: int) -> Project | None:
         return await self._one(select(t.projects).where(t.projects.c.id == project_id), _project)
 
+    async def project_by_short_id(self, short_id: str) -> Project | None:
+        return await self._one(select(t.projects).where(t.projects.c.short_id == short_id), _project)
+
     async def projects(self) -> list[Project]:
         return await self._all(select(t.projects).order_by(t.projects.c.id), _project)
 
@@ -179,7 +183,7 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
     ) -> Device:
         d = t.devices
         fields = {name: value for name, value in dataclasses.asdict(device).items() if name != "guid"}
-        row = dict(fields, protocols=orjson.dumps(list(device.protocols)).decode())
+        row = dict(fields, **json_columns(fields))
         if device.tag_id is None:
             # The next free tag id of the hub's range, in the insert itself.
             row["tag_id"] = (

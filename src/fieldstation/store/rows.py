@@ -58,6 +58,8 @@ def device_row(row: Row[Any]) -> Device:
         type_id=row.type_id,
         protocols=tuple(orjson.loads(row.protocols or "[]")),
         certificate_id=row.certificate_id,
+        parameters=orjson.loads(row.parameters or "{}"),
+        link_state=None if row.link_state is None else orjson.loads(row.link_state),
     )
 
 
@@ -76,3 +78,17 @@ def reading_row(row: Row[Any]) -> Reading:
         error=row.error,
         warnings=tuple(orjson.loads(row.warnings)) if row.warnings else (),
     )
+
+
+JSON_COLUMNS = ("protocols", "parameters", "link_state")
+
+
+def json_columns(fields: dict[str, Any]) -> dict[str, str | None]:
+    """The device fields kept as JSON text, serialised for their columns."""
+    return {
+        name: None
+        if fields[name] is None
+        else orjson.dumps(list(fields[name]) if name == "protocols" else fields[name]).decode()
+        for name in JSON_COLUMNS
+        if name in fields
+    }

@@ -87,6 +87,9 @@ devices = Table(
     Column("type_id", String(64)),
     Column("protocols", Text, nullable=False, server_default="[]"),
     Column("certificate_id", String(64)),
+    # The gateway link: an adapter's parameters (JSON), and a gateway's session, versions, outbox (JSON).
+    Column("parameters", Text, nullable=False, server_default="{}"),
+    Column("link_state", Text),
     UniqueConstraint("project_id", "tag_id", name="uq_devices_project_tag"),
     UniqueConstraint("project_id", "eui", name="uq_devices_project_eui"),
     # Ids from outside (an Astrocast deviceGuid) are unique per project: two projects may hold one device.
@@ -208,15 +211,6 @@ log_lines = Table(
     Column("logged_us", BigInteger, nullable=False),
     Column("ingested_us", BigInteger, nullable=False),
     Index("ix_log_lines_device", "device_id", "container", "logged_us"),
-)
-
-project_authorities = Table(
-    "project_authorities",
-    metadata,
-    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
-    Column("certificate_pem", Text, nullable=False),
-    Column("private_key_pem", Text, nullable=False),
-    Column("created_us", BigInteger, nullable=False),
 )
 
 read_cursors = Table(

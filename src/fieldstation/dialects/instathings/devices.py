@@ -15,13 +15,14 @@ from fieldstation.dialects.instathings import bundle, catalogue, render
 from fieldstation.dialects.instathings.access import Caller, by_id, device_of, read_json
 from fieldstation.dialects.instathings.errors import InstathingsError, checked
 from fieldstation.http.responses import JsonResponse
+from fieldstation.link.topics import ENV_SETTING
 
 MAX_NAME = 20
 MIN_FREQUENCY_S = 30
 MAX_FREQUENCY_S = 30 * 86_400
 """A virtual device produces at least once in 30 days (docs/instathings.md)."""
-ENV_SETTING = "instathings_env"
 BROKER_SETTING = "instathings_broker"
+DEFAULT_BROKER_PORT = 8883
 
 router = APIRouter()
 
@@ -93,12 +94,18 @@ async def certificate(device_id: str, request: Request, ctx: Caller) -> Response
     device = await device_of(hub, project, device_id)
     if not device.is_gateway:
         raise InstathingsError(400, f"Device {device_id} is not a gateway: only gateways get certificates.")
-    issued = await hub.certificates.issue(project, device)
-    device = await hub.devices.update(device, certificate_id=issued.certificate_id)
     env = project.settings.get(ENV_SETTING, "sandbox")
+    issued = await hub.certificates.issue(project, device, env)
+    device = await hub.devices.update(device, certificate_id=issued.certificate_id)
     if env == "live":
-        host = project.settings.get(BROKER_SETTING) or request.url.hostname or "localhost"
-        archive = bundle.certificate_zip(issued, device, project, broker_host=host, broker_port=8883)
+        host = (
+            project.settings.get(BROKER_SETTING)
+            or hub.gateways.broker_host
+            or request.url.hostname
+            or "localhost"
+        )
+        port = hub.gateways.broker_port or DEFAULT_BROKER_PORT
+        archive = bundle.certificate_zip(issued, device, project, broker_host=host, broker_port=port)
         return Response(
             archive,
             media_type="application/zip",
