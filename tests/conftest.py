@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+
+# Hubs started by tests run no embedded MQTT broker unless a test asks for one (tests/gateway/).
+os.environ.setdefault("FIELDSTATION_MQTT_PORT", "0")
 from starlette.testclient import TestClient
 
 from fieldstation.app import create_app

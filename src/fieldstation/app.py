@@ -24,6 +24,7 @@ from fieldstation.demo import Demo
 from fieldstation.http.guard import Door, RequestGuard
 from fieldstation.http.responses import JsonResponse
 from fieldstation.http.routes import allowed_methods
+from fieldstation.intake.gateway_link.runner import gateway_link
 
 log = logging.getLogger("fieldstation")
 
@@ -108,7 +109,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
                         log.info("demo project %s: %d new fixes since the last run", project.name, added)
             tasks.append(asyncio.create_task(_keep_demo_going(hub)))
         try:
-            yield
+            async with gateway_link(settings, hub):
+                yield
         finally:
             for task in tasks:
                 task.cancel()

@@ -54,6 +54,24 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A client must send a request's body within this many seconds of its headers."
     )
 
+    mqtt_port: int = Field(
+        8883,
+        ge=0,
+        le=65_535,
+        description="The embedded MQTT broker's port for the gateways' link (TLS, client certificates); "
+        "0 turns it off. Ignored when mqtt_url is set.",
+    )
+    mqtt_url: str | None = Field(
+        None,
+        description="An external broker for the gateways' link instead of the embedded one, e.g. "
+        "mqtts://broker.example.org:8883 (Mosquitto: `fieldstation mqtt mosquitto-config`).",
+    )
+    mqtt_public_host: str | None = Field(
+        None,
+        description="The host name gateways reach the broker by, written into their bundles' .env and the "
+        "embedded broker's certificate; default: the host of the request that downloads the bundle.",
+    )
+
     def database(self) -> str:
         if self.database_url:
             return self.database_url

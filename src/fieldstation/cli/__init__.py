@@ -9,7 +9,9 @@ from fieldstation import __version__
 from fieldstation.cli.common import console
 from fieldstation.cli.credentials import credential_app
 from fieldstation.cli.devices import device_app
+from fieldstation.cli.gateway import gateway_app
 from fieldstation.cli.maintenance import maintenance
+from fieldstation.cli.mqtt import mqtt_app
 from fieldstation.cli.projects import project_app
 from fieldstation.cli.serve import serve
 
@@ -31,6 +33,8 @@ app.add_typer(project_app, name="project")
 app.add_typer(device_app, name="device")
 app.add_typer(credential_app, name="credential")
 app.command()(maintenance)
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(mqtt_app, name="mqtt")
 
 
 def main() -> None:

@@ -66,6 +66,14 @@ def serve(
             "Env: FIELDSTATION_LOG_FORMAT.",
         ),
     ] = None,
+    mqtt_port: Annotated[
+        int | None,
+        typer.Option(
+            help="The embedded MQTT broker's port for gateways (TLS with client certificates; default 8883); "
+            "0 turns it off. Not used when FIELDSTATION_MQTT_URL names an external broker. "
+            "Env: FIELDSTATION_MQTT_PORT.",
+        ),
+    ] = None,
     access_log: Annotated[
         bool | None,
         typer.Option(
@@ -95,6 +103,7 @@ def serve(
         demo=demo,
         log_level=None if log_level is None else log_level.value,
         log_format=None if log_format is None else log_format.value,
+        mqtt_port=mqtt_port,
     )
     log_writer = setup_logging(settings.log_level, settings.log_format)
     credentials_file = settings.data_dir / DEMO_CREDENTIALS_FILE
@@ -115,6 +124,10 @@ def serve(
         demo_credentials = json.loads(credentials_file.read_text())
         console.print(f"Demo project credentials (kept in {credentials_file}):")
         console.print_json(json.dumps({k: v for k, v in demo_credentials.items() if k != "project"}))
+    if settings.mqtt_url:
+        console.print(f"  gateways     {settings.mqtt_url} (external broker)")
+    elif settings.mqtt_port:
+        console.print(f"  gateways     mqtts://{settings.host}:{settings.mqtt_port} (embedded broker)")
     for logger in ("uvicorn.access", "uvicorn.error"):  # WebSocket handshakes are logged on the second
         logging.getLogger(logger).addFilter(RedactSecrets())
     config = uvicorn.Config(

@@ -116,3 +116,13 @@ def acl_patterns() -> list[str]:
         patterns += [f"pattern readwrite {prefix}{kind}/%u/#" for kind in KINDS]
         patterns += [f"pattern readwrite {prefix}{kind}/%u" for kind in KINDS]
     return patterns
+
+
+def admits(identity: str, topic: str) -> bool:
+    """Whether a gateway whose certificate names it `identity` may use `topic` (a name or a filter): one
+    of the link's kinds, then its own project and client id. What `acl_patterns` says to Mosquitto."""
+    first, _, rest = topic.partition("/")
+    kind = first.rpartition("-")[2]
+    if kind not in KINDS:
+        return False
+    return rest == identity or rest.startswith(identity + "/")

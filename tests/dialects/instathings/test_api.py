@@ -215,7 +215,9 @@ def test_sandbox_certificate_json(it: Client) -> None:
     assert len(body["certificateId"]) == 64
     assert body["credentials"]["privateKey"].startswith("-----BEGIN RSA PRIVATE KEY-----")
     assert body["credentials"]["publicKey"].startswith("-----BEGIN PUBLIC KEY-----")
-    assert certificate.subject.rfc4514_string().startswith(f"CN={gateway['id']}")
+    # The gateway's identity at the broker: its project and its sandbox client id (docs/gateway.md).
+    [common_name] = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+    assert common_name.value == f"{body['projectId']}/sandbox-{gateway['id']}"
     not_gateway = it.device()
     assert it.call("POST", f"/devices/{not_gateway['id']}/credentials/certificate").status_code == 400
 

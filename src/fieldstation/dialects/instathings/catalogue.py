@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-ZIGBEE = "vRy6GTde"
-HTTP = "IuYtREd0"
-MQTT = "R2Jh6IhT"
-VIRTUAL = "Vq7uAl0x"
+from fieldstation.link.protocols import HTTP, MQTT, NAMES, SLUGS, VIRTUAL, ZIGBEE
 
 PROTOCOLS: dict[str, dict[str, str]] = {
-    ZIGBEE: {"id": ZIGBEE, "name": "Zigbee", "slug": "zigbee"},
-    HTTP: {"id": HTTP, "name": "HTTP", "slug": "http"},
-    MQTT: {"id": MQTT, "name": "MQTT", "slug": "mqtt"},
-    VIRTUAL: {"id": VIRTUAL, "name": "Virtual", "slug": "virtual"},
+    protocol: {"id": protocol, "name": NAMES[protocol], "slug": SLUGS[protocol]}
+    for protocol in (ZIGBEE, HTTP, MQTT, VIRTUAL)
 }
 
 GATEWAY_TYPE = "4023bd5d-9f88-4761-97c2-0e682aef5437"

@@ -21,7 +21,8 @@ router = APIRouter()
 async def control(device_id: str, request: Request, ctx: Caller) -> Response:
     hub, project = ctx
     device = await device_of(hub, project, device_id)
-    await hub.operations.control(project, device, await _control_request(request))
+    operation = await hub.operations.control(project, device, await _control_request(request))
+    await hub.gateways.deliver(project, device, operation)
     return JsonResponse({})
 
 
@@ -30,6 +31,8 @@ async def status(device_id: str, request: Request, ctx: Caller) -> Response:
     hub, project = ctx
     device = await device_of(hub, project, device_id)
     operation = await hub.operations.request_status(project, device, await _control_request(request))
+    if not device.is_virtual:
+        await hub.gateways.deliver(project, device, operation)
     location = f"{request.scope.get('root_path', '')}/device/v1/control/{operation.short_id}/fetch"
     return JsonResponse({}, status_code=202, headers={"Location": location})
 

@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: FastAPI reads these annotations at
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -23,6 +24,7 @@ MAX_FREQUENCY_S = 30 * 86_400
 """A virtual device produces at least once in 30 days (docs/instathings.md)."""
 BROKER_SETTING = "instathings_broker"
 DEFAULT_BROKER_PORT = 8883
+MAX_PARAMETERS_BYTES = 4096
 
 router = APIRouter()
 
@@ -43,6 +45,9 @@ async def create_device(request: Request, ctx: Caller) -> Response:
         device = await hub.devices.add(project, new)
     except (InvalidInput, AlreadyExists) as exc:
         raise InstathingsError(400, f"{exc}.") from exc
+    if device.parent_id is not None:
+        # The gateway reports discovering, then paired or not_paired, as WebSocket events.
+        await hub.gateways.pair(project, device, catalogue.TYPES.get(device.type_id or ""))
     return JsonResponse(render.device_object(device, project, await by_id(hub, project)), status_code=201)
 
 
@@ -71,6 +76,7 @@ async def patch_device(device_id: str, request: Request, ctx: Caller) -> Respons
 async def delete_device(device_id: str, ctx: Caller) -> Response:
     hub, project = ctx
     device = await device_of(hub, project, device_id)
+    await hub.gateways.unpair(project, device)
     await hub.devices.delete(device)
     return JsonResponse({})
 
@@ -82,6 +88,7 @@ async def delete_sub_device(parent_id: str, device_id: str, ctx: Caller) -> Resp
     device = await device_of(hub, project, device_id)
     if device.parent_id != parent.id:
         raise InstathingsError(404, f"Device {device_id} is not a sub-device of {parent_id}.")
+    await hub.gateways.unpair(project, device)
     await hub.devices.delete(device)
     return JsonResponse({})
 
@@ -190,6 +197,13 @@ async def _new_device(hub: Hub, project: Project, body: dict[str, Any]) -> NewDe
         parent_id = parent.id
     if flags["demoActive"] and not flags["isVirtual"]:
         raise InstathingsError(400, "demoActive applies to virtual devices only.")
+    parameters = body.get("parameters", {})
+    if not isinstance(parameters, dict) or len(orjson.dumps(parameters)) > MAX_PARAMETERS_BYTES:
+        raise InstathingsError(
+            400,
+            f"parameters must be an object of at most {MAX_PARAMETERS_BYTES} bytes: what the gateway needs "
+            'to reach the device, e.g. {"host": "10.0.0.7:80"}.',
+        )
     return NewDevice(
         name=name,
         device_type="Gateway" if flags["isGateway"] else "Virtual" if flags["isVirtual"] else "Device",
@@ -201,4 +215,5 @@ async def _new_device(hub: Hub, project: Project, body: dict[str, Any]) -> NewDe
         type_id=type_id,
         protocols=tuple(protocols),
         parent_id=parent_id,
+        parameters=parameters,
     )

@@ -29,6 +29,38 @@ def device_object(
         obj["protocols"] = list(device.protocols)
     if device.is_virtual:
         obj["frequency"] = device.frequency_s
+    if device.parameters:
+        obj["parameters"] = dict(device.parameters)
+    if device.is_gateway and device.link_state:
+        # What the hub last heard of the gateway's link: its session, software and outbox.
+        for field, key in (("status", "status"), ("versions", "version"), ("outbox", "outbox")):
+            if device.link_state.get(field) is not None:
+                obj[key] = device.link_state[field]
+    return obj
+
+
+GATEWAY_EVENTS = frozenset({"connected", "disconnected", "software_version"})
+PAIRING_EVENTS = frozenset({"discovering", "paired", "not_paired"})
+
+
+def gateway_event(payload: dict[str, Any], project: Project, env: str) -> dict[str, Any]:
+    """A gateway's session and pairing events, as the seed shows them: the device's information, with the
+    event in `status`."""
+    obj: dict[str, Any] = {"projectId": project.short_id, "ts": payload["ts_ms"]}
+    if payload["is_gateway"]:
+        obj["stats"] = {"ingestion": 0}
+        if payload.get("versions") is not None:
+            obj["version"] = payload["versions"]
+        obj["certificateId"] = payload.get("certificate_id")
+        obj["subDevices"] = payload["sub_devices"]
+    obj["status"] = payload.get("status") or {}
+    if payload.get("parent") is not None:
+        obj["parentDevice"] = payload["parent"]
+    if payload["is_gateway"]:
+        obj["protocols"] = payload["protocols"]
+    obj |= {"id": payload["device"], "env": env, "isGateway": payload["is_gateway"], "name": payload["name"]}
+    if payload.get("type") is not None:
+        obj["type"] = payload["type"]
     return obj
 
 

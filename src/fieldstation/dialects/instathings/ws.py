@@ -21,6 +21,7 @@ from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, Event, Project
 from fieldstation.dialects.instathings import render
 from fieldstation.http.websocket_frames import DirectFrames, text_frame
+from fieldstation.link.topics import ENV_SETTING
 
 LOG_BATCH_S = 5.0
 MAX_LOG_LINES = 1_000
@@ -163,4 +164,6 @@ def _payload(event: Event, project: Project) -> dict[str, Any]:
             "deviceId": event.payload["device"],
             "id": event.payload["operation"],
         }
+    if event.action in render.GATEWAY_EVENTS or event.action in render.PAIRING_EVENTS:
+        return render.gateway_event(event.payload, project, project.settings.get(ENV_SETTING, "sandbox"))
     return event.payload

@@ -14,7 +14,7 @@ import logging
 import ssl
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import aiomqtt
 import orjson
@@ -155,7 +155,7 @@ class HubLink:
 
     async def _guarded(
         self, topic: str, parsed: topics.Parsed, payload: bytes
-    ) -> tuple[int, SubmittedBatch] | None:
+    ) -> tuple[int, int, SubmittedBatch] | None:
         """Check and hand on one message; for an outbox batch, what to acknowledge once it is committed."""
         try:
             project, gateway = await self._gateway(parsed.address)
@@ -219,14 +219,16 @@ class HubLink:
 
     async def _outbox(
         self, project: Project, gateway: Device, body: dict[str, Any]
-    ) -> tuple[int, SubmittedBatch]:
-        batch = body.get("batch")
-        if isinstance(batch, bool) or not isinstance(batch, int):
-            raise InvalidInput("an outbox batch has an integer `batch`")
+    ) -> tuple[int, int, SubmittedBatch]:
+        """`batch` and `first` are the gateway's own numbers for the batch, given back in the
+        acknowledgement."""
+        batch, first = body.get("batch"), body.get("first", 0)
+        if not _count(batch) or not _count(first):
+            raise InvalidInput("an outbox batch is numbered by integers `batch` and `first`")
         records = parse_records(body.get("records"))
-        return batch, await self._hub.gateways.submit_records(project, gateway, records)
+        return batch, first, await self._hub.gateways.submit_records(project, gateway, records)
 
-    async def _acknowledge(self, address: Address, batch: int, submitted: SubmittedBatch) -> None:
+    async def _acknowledge(self, address: Address, batch: int, first: int, submitted: SubmittedBatch) -> None:
         """Once the batch is committed: a batch the store could not take is not acknowledged, and the
         gateway sends it again."""
         try:
@@ -244,12 +246,17 @@ class HubLink:
             return
         ack = {
             "batch": batch,
+            "first": first,
             "stored": outcome.stored,
             "duplicates": outcome.duplicates,
             "refused": outcome.refused,
         }
         with contextlib.suppress(aiomqtt.MqttError):
             await client.publish(address.topic(topics.ACK), orjson.dumps(ack), qos=1)
+
+
+def _count(number: object) -> TypeGuard[int]:
+    return isinstance(number, int) and not isinstance(number, bool) and 0 <= number < 2**63
 
 
 def address_of(project: Project, gateway: Device) -> Address:
