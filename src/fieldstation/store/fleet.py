@@ -32,7 +32,7 @@ class FleetQueries:
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(
-                    update(d).where(d.c.id == device_id).values(**changes, **json_columns(changes))
+                    update(d).where(d.c.id == device_id).values(**(changes | json_columns(changes)))
                 )
         except IntegrityError as exc:
             taken = ", ".join(f"{name} {value}" for name, value in changes.items())

@@ -72,10 +72,7 @@ class HubLink:
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._handlers = asyncio.Semaphore(MAX_HANDLERS)
-        self._order: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        """A gateway's outbox batches reach the group commit in the order they arrived: each handler takes
-        its topic's lock before its first wait (the handlers start in arrival order), and keeps it until
-        its records are submitted."""
+        self._order: defaultdict[Address, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -145,13 +142,13 @@ class HubLink:
         parsed = topics.parse(topic)
         if parsed is None or _going_down(parsed):
             return
-        if parsed.kind == topics.OUTBOX:
-            async with self._order[topic]:
-                submitted = await self._guarded(topic, parsed, payload)
-            if submitted is not None:
-                await self._acknowledge(parsed.address, *submitted)
-            return
-        await self._guarded(topic, parsed, payload)
+        # One gateway's messages are handled one after the other, in arrival order: each handler takes its
+        # gateway's lock before its first wait (handlers start in arrival order). An outbox batch keeps it
+        # only until its records are handed to the group commit, not until they are committed.
+        async with self._order[parsed.address]:
+            submitted = await self._guarded(topic, parsed, payload)
+        if submitted is not None:
+            await self._acknowledge(parsed.address, *submitted)
 
     async def _guarded(
         self, topic: str, parsed: topics.Parsed, payload: bytes

@@ -1,0 +1,160 @@
+"""A whole site for the link's tests: a throwaway Mosquitto with TLS and client certificates (configured by
+`fieldstation mqtt mosquitto-config`), a hub (`fieldstation serve`) pointed at it, a live project's gateway
+with its certificate bundle, the agent (`fieldstation gateway run --bundle`) as a process, and a WebSocket
+subscriber collecting the project's events."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.conftest import LiveServer, free_port, start_server
+from tests.services import Mosquitto
+
+GATEWAY_TYPE = "4023bd5d-9f88-4761-97c2-0e682aef5437"
+VIRTUAL_TYPE = "5f0d7b9a-0c1e-4d2f-9a3b-4c5d6e7f8a9b"
+SHELLY_TYPE = "01c2fd9f-fb3a-45cf-8be3-97e00b7510c6"
+BRIDGE_TYPE = "7e1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7"
+
+
+def cli(data_dir: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "fieldstation", *args, "--data-dir", str(data_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+class Events:
+    """Every WebSocket event of the project, as it arrives."""
+
+    def __init__(self, url: str) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self._socket = connect(url, open_timeout=10)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for message in self._socket:
+                self.seen.append(json.loads(message))
+        except ConnectionClosed:
+            pass
+
+    def wait(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float = 20, what: str = ""
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in list(self.seen):
+                if match(event):
+                    return event
+            time.sleep(0.05)
+        actions = [e["action"] for e in self.seen]
+        raise AssertionError(f"no {what or 'matching'} event within {timeout} s; seen: {actions}")
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+class Site:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data_dir = root / "hub"
+        self.data_dir.mkdir(parents=True)
+        self.broker_port = free_port()
+        config = cli(
+            self.data_dir, "mqtt", "mosquitto-config", "--port", str(self.broker_port), "--host", "127.0.0.1"
+        )
+        (root / "mosquitto.conf").write_text(config)
+        self.broker = Mosquitto(root / "mosquitto.conf", self.broker_port)
+        self.broker.start()
+        self.server: LiveServer = start_server(
+            self.data_dir, env={"FIELDSTATION_MQTT_URL": f"mqtts://127.0.0.1:{self.broker_port}"}
+        )
+        cli(self.data_dir, "project", "configure", "demo", "--instathings-env", "live")
+        credentials = self.server.demo_credentials()["instathings"]
+        token = httpx.post(
+            f"{self.api}/authentication/v1/oauth/token",
+            json={"clientId": credentials["client_id"], "clientSecret": credentials["client_secret"]},
+        ).json()["access_token"]
+        self.http = httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        self.gateway = self.call(
+            "POST", "/device/v1/devices", json={"name": "gw", "isGateway": True, "type": GATEWAY_TYPE}
+        )
+        self.project = self.gateway["projectId"]
+        bundle = self.http.post(f"/devices/{self.gateway['id']}/credentials/certificate")
+        assert bundle.status_code == 200 and bundle.headers["content-type"] == "application/zip", bundle.text
+        self.bundle = root / "gw.zip"
+        self.bundle.write_bytes(bundle.content)
+        ws = self.server.base.replace("http://", "ws://")
+        self.events = Events(f"{ws}/instathings/ws?project={self.project}&access_token={token}")
+        self.agent: subprocess.Popen[bytes] | None = None
+        self.agent_log = root / "agent.log"
+
+    @property
+    def api(self) -> str:
+        return f"{self.server.base}/instathings"
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        response = self.http.request(method, path, **kw)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+    def start_agent(self) -> None:
+        self.agent = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fieldstation",
+                "gateway",
+                "run",
+                "--bundle",
+                str(self.bundle),
+                "--data-dir",
+                str(self.root / "agent"),
+                "--log-level",
+                "debug",
+            ],
+            stdout=self.agent_log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ},
+        )
+
+    def stop_agent(self, sig: int = signal.SIGTERM) -> None:
+        if self.agent is not None:
+            self.agent.send_signal(sig)
+            self.agent.wait(timeout=15)
+            self.agent = None
+
+    def close(self) -> None:
+        self.stop_agent(signal.SIGKILL)
+        self.events.close()
+        self.server.process.terminate()
+        self.server.process.wait(timeout=15)
+        self.broker.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    built = Site(tmp_path_factory.mktemp("site"))
+    try:
+        built.start_agent()
+        yield built
+    finally:
+        built.close()
