@@ -3,11 +3,20 @@ events, pairing, data, control, status and logs, as the seed shows them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from tests.gateway.conftest import VIRTUAL_TYPE, Site
+import aiomqtt
+import pytest
+
+from fieldstation.link.topics import Address
+from tests.gateway.conftest import GATEWAY_TYPE, SHELLY_TYPE, VIRTUAL_TYPE, Site
+from tests.gateway.shelly import ShellyPlug
 
 
 def test_the_gateway_connects_with_its_bundle(site: Site) -> None:
@@ -67,3 +76,120 @@ def test_logs_reach_the_logs_endpoint(site: Site) -> None:
 
 def _about(action: str, device_id: str) -> Callable[[dict[str, Any]], bool]:
     return lambda event: event["action"] == action and event["payload"].get("id") == device_id
+
+
+@pytest.fixture(scope="module")
+def plug() -> Iterator[ShellyPlug]:
+    shelly = ShellyPlug()
+    yield shelly
+    shelly.close()
+
+
+def test_the_seeds_shelly_plug_turns_on_and_reports_its_status(site: Site, plug: ShellyPlug) -> None:
+    device = site.call(
+        "POST",
+        "/device/v1/devices",
+        json={
+            "name": "plug",
+            "type": SHELLY_TYPE,
+            "parentDevice": site.gateway["id"],
+            "parameters": {"host": plug.host},
+        },
+    )
+    site.events.wait(_about("paired", device["id"]), what="paired")
+    # The seed's control call: POST /device/v1/control/:id/set?turn=on, instathings-path /relay/0, GET.
+    answer = site.http.post(
+        f"/device/v1/control/{device['id']}/set",
+        params={"turn": "on"},
+        headers={"instathings-path": "/relay/0", "instathings-method": "GET"},
+    )
+    assert answer.status_code == 200, answer.text
+    deadline = time.monotonic() + 10
+    while not plug.on and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert plug.on and ("GET", "/relay/0?turn=on") in plug.requests
+    # A status request: 202 with the fetch URL, then the device's own JSON through fetch and the socket.
+    asked = site.http.post(
+        f"/device/v1/control/{device['id']}/status", headers={"instathings-path": "/status"}
+    )
+    assert asked.status_code == 202
+    fetch = asked.headers["Location"].removeprefix("/instathings")
+    deadline = time.monotonic() + 10
+    while (polled := site.http.get(fetch)).status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert polled.status_code == 200, polled.text
+    body = polled.json()
+    assert body["deviceId"] == device["id"] and body["projectId"] == site.project
+    assert body["response"] == {"type": "data", "message": {"data": plug.status()}}
+    status = site.events.wait(lambda e: e["action"] == "status" and e["payload"]["deviceId"] == device["id"])
+    assert status["payload"]["response"]["message"]["data"]["relays"][0]["ison"] is True
+
+
+def test_a_removed_device_is_unpaired(site: Site) -> None:
+    device = site.call(
+        "POST",
+        "/device/v1/devices",
+        json={
+            "name": "brief",
+            "type": VIRTUAL_TYPE,
+            "parentDevice": site.gateway["id"],
+            "parameters": {"frequency": 60},
+        },
+    )
+    site.events.wait(_about("paired", device["id"]), what="paired")
+    site.call("DELETE", f"/devices/{site.gateway['id']}/subDevice/subDevices/{device['id']}")
+    site.events.wait(
+        lambda e: e["action"] == "not_paired" and e["payload"]["id"] == device["id"], what="not_paired"
+    )
+
+
+def test_a_gateway_certificate_reaches_its_own_topics_only(site: Site) -> None:
+    """Mosquitto, configured by `fieldstation mqtt mosquitto-config`, takes the certificate's identity as
+    the user name: the gateway's publications to another gateway's or another project's topics are
+    dropped, its own pass."""
+    other = site.call(
+        "POST", "/device/v1/devices", json={"name": "gw2", "isGateway": True, "type": GATEWAY_TYPE}
+    )
+    folder = site.bundle.with_suffix("")
+    files = site.data_dir / "mqtt"
+
+    async def exchange() -> list[str]:
+        def tls(certificate: Path, key: Path) -> ssl.SSLContext:
+            context = ssl.create_default_context(cafile=str(files / "ca.pem"))
+            context.load_cert_chain(str(certificate), str(key))
+            return context
+
+        seen: list[str] = []
+        async with (
+            aiomqtt.Client(
+                "127.0.0.1",
+                site.broker_port,
+                identifier="observer",
+                tls_context=tls(files / "hub.pem", files / "hub.key"),
+            ) as hub,
+            aiomqtt.Client(
+                "127.0.0.1",
+                site.broker_port,
+                identifier="intruder",
+                tls_context=tls(folder / "certificate.pem", folder / "private.key"),
+            ) as gateway,
+        ):
+            await hub.subscribe("probe/#")
+            await hub.subscribe("status/#")
+            own = Address("live", site.project, site.gateway["id"])
+            for target in (
+                Address("live", site.project, other["id"]),
+                Address("live", "elsewhere", site.gateway["id"]),
+                own,
+            ):
+                await gateway.publish(target.topic("discover", "probe"), b"{}", qos=1)
+                await hub.subscribe(target.topic("discover", "probe"))
+            await gateway.publish(own.topic("discover", "probe"), b"{}", qos=1)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.5):
+                    async for message in hub.messages:
+                        seen.append(str(message.topic))
+        return seen
+
+    seen = asyncio.run(exchange())
+    assert seen == [f"discover/{site.project}/{site.gateway['id']}/probe"]

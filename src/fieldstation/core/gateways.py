@@ -127,9 +127,12 @@ class Gateways:
         return await self.link.send(project, gateway, Down(PAIR, payload, device.short_id))
 
     async def unpair(self, project: Project, device: Device) -> bool:
+        """Tell a sub-device's gateway to forget it (it is being deleted): `not_paired` goes out now, with
+        the device's information while it still exists; the gateway's own report of it finds no device."""
         gateway = await self._parent(project, device)
         if gateway is None:
             return False
+        await self._publish(project, "not_paired", device, gateway)
         return await self.link.send(project, gateway, Down(UNPAIR, {}, device.short_id))
 
     async def deliver(self, project: Project, device: Device, operation: Operation) -> bool:
@@ -178,6 +181,8 @@ class Gateways:
         if event not in PAIRING_EVENTS:
             raise InvalidInput(f"eventType must be one of {', '.join(sorted(PAIRING_EVENTS))}")
         device = await self._devices.by_short_id(project, device_id)
+        if device is None and event == "not_paired":
+            return  # unpaired because it was deleted: the event went out then
         if device is None or device.parent_id != gateway.id:
             raise InvalidInput(f"{device_id} is not a device of gateway {gateway.short_id}")
         await self._publish(project, event, device, gateway)
