@@ -6,7 +6,6 @@ subscriber collecting the project's events."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -116,25 +115,22 @@ class Site:
         assert response.status_code < 300, response.text
         return response.json() if response.content else None
 
-    def start_agent(self) -> None:
+    def start_agent(self, config: Path | None = None) -> None:
+        source = ["--bundle", str(self.bundle)] if config is None else ["--config", str(config)]
+        data = ["--data-dir", str(self.root / "agent"), "--log-level", "debug"]
         self.agent = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fieldstation",
-                "gateway",
-                "run",
-                "--bundle",
-                str(self.bundle),
-                "--data-dir",
-                str(self.root / "agent"),
-                "--log-level",
-                "debug",
-            ],
+            [sys.executable, "-m", "fieldstation", "gateway", "run", *source, *data],
             stdout=self.agent_log.open("ab"),
             stderr=subprocess.STDOUT,
-            env={**os.environ},
         )
+
+    def restart_hub(self) -> None:
+        self.server.process.terminate()
+        self.server.process.wait(timeout=15)
+        self.server = start_server(
+            self.data_dir, env={"FIELDSTATION_MQTT_URL": f"mqtts://127.0.0.1:{self.broker_port}"}
+        )
+        self.http.base_url = httpx.URL(self.api + "/")
 
     def stop_agent(self, sig: int = signal.SIGTERM) -> None:
         if self.agent is not None:

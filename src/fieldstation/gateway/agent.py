@@ -254,7 +254,9 @@ class Agent:
     async def _start(self, device: PairedDevice) -> bool:
         adapter = self.adapters.get(device.protocol)
         if adapter is None:
-            adapter = self.adapters[device.protocol] = ADAPTERS[device.protocol](self.record)
+            adapter = self.adapters[device.protocol] = ADAPTERS[device.protocol](
+                self.record, self.config.address.client_id
+            )
         try:
             paired = await adapter.pair(device)
         except AdapterError as exc:

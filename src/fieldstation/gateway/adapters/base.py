@@ -24,8 +24,10 @@ class Adapter(abc.ABC):
     """The protocol id (`link.protocols`)."""
     slug: str
 
-    def __init__(self, emit: Emit) -> None:
+    def __init__(self, emit: Emit, agent_id: str = "fieldstation-gateway") -> None:
         self._emit = emit
+        self.agent_id = agent_id
+        """The gateway's client id: what an adapter names itself by to its devices' brokers."""
         self.log = logging.getLogger(f"fieldstation.gateway.adapters.{self.slug}")
 
     @staticmethod

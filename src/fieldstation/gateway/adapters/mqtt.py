@@ -53,12 +53,24 @@ class _Bridge:
     async def _run(self) -> None:
         while True:
             try:
-                async with aiomqtt.Client(self.host, self.port, timeout=5) as client:
+                client = aiomqtt.Client(
+                    self.host,
+                    self.port,
+                    identifier=f"{self.adapter.agent_id}-bridge",
+                    clean_session=False,  # what the bridge publishes while the agent is down waits for it
+                    timeout=5,
+                )
+                # A message is acknowledged to the bridge's broker once its record is in the outbox on
+                # disk, not when it arrives: a crash in between has the broker send it again.
+                client._client.manual_ack_set(True)
+                async with client:
                     await client.subscribe(f"{self.base}/#", qos=1)
                     self.client = client
                     self.ready.set()
                     async for message in client.messages:
                         await self._on(str(message.topic), bytes(message.payload))
+                        if message.qos > 0:
+                            client._client.ack(message.mid, message.qos)
             except aiomqtt.MqttError as exc:
                 self.adapter.log.warning("bridge broker %s:%s: %s; retrying", self.host, self.port, exc)
             finally:
