@@ -5,8 +5,11 @@ subscriber collecting the project's events."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -15,11 +18,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from fieldstation.link.topics import Address
 from tests.conftest import LiveServer, free_port, start_server
 from tests.services import Mosquitto
 
@@ -72,20 +77,30 @@ class Events:
 
 
 class Site:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, embedded: bool = False) -> None:
+        """With Mosquitto (the production set-up), or with the hub's embedded broker."""
         self.root = root
         self.data_dir = root / "hub"
         self.data_dir.mkdir(parents=True)
         self.broker_port = free_port()
-        config = cli(
-            self.data_dir, "mqtt", "mosquitto-config", "--port", str(self.broker_port), "--host", "127.0.0.1"
-        )
-        (root / "mosquitto.conf").write_text(config)
-        self.broker = Mosquitto(root / "mosquitto.conf", self.broker_port)
-        self.broker.start()
-        self.server: LiveServer = start_server(
-            self.data_dir, env={"FIELDSTATION_MQTT_URL": f"mqtts://127.0.0.1:{self.broker_port}"}
-        )
+        self.broker: Mosquitto | None = None
+        if embedded:
+            self.hub_env = {"FIELDSTATION_MQTT_PORT": str(self.broker_port)}
+        else:
+            config = cli(
+                self.data_dir,
+                "mqtt",
+                "mosquitto-config",
+                "--port",
+                str(self.broker_port),
+                "--host",
+                "127.0.0.1",
+            )
+            (root / "mosquitto.conf").write_text(config)
+            self.broker = Mosquitto(root / "mosquitto.conf", self.broker_port)
+            self.broker.start()
+            self.hub_env = {"FIELDSTATION_MQTT_URL": f"mqtts://127.0.0.1:{self.broker_port}"}
+        self.server: LiveServer = start_server(self.data_dir, env=self.hub_env)
         cli(self.data_dir, "project", "configure", "demo", "--instathings-env", "live")
         credentials = self.server.demo_credentials()["instathings"]
         token = httpx.post(
@@ -127,9 +142,7 @@ class Site:
     def restart_hub(self) -> None:
         self.server.process.terminate()
         self.server.process.wait(timeout=15)
-        self.server = start_server(
-            self.data_dir, env={"FIELDSTATION_MQTT_URL": f"mqtts://127.0.0.1:{self.broker_port}"}
-        )
+        self.server = start_server(self.data_dir, env=self.hub_env)
         self.http.base_url = httpx.URL(self.api + "/")
 
     def stop_agent(self, sig: int = signal.SIGTERM) -> None:
@@ -143,7 +156,63 @@ class Site:
         self.events.close()
         self.server.process.terminate()
         self.server.process.wait(timeout=15)
-        self.broker.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def about(action: str, device_id: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda event: event["action"] == action and event["payload"].get("id") == device_id
+
+
+def exchange_as_gateway(site: Site) -> None:
+    """The broker takes the certificate's identity as the user name: the gateway's publications to another gateway's or another project's topics are
+    dropped, its own pass."""
+    other = site.call(
+        "POST", "/device/v1/devices", json={"name": "gw2", "isGateway": True, "type": GATEWAY_TYPE}
+    )
+    folder = site.bundle.with_suffix("")
+    files = site.data_dir / "mqtt"
+
+    async def exchange() -> list[str]:
+        def tls(certificate: Path, key: Path) -> ssl.SSLContext:
+            context = ssl.create_default_context(cafile=str(files / "ca.pem"))
+            context.load_cert_chain(str(certificate), str(key))
+            return context
+
+        seen: list[str] = []
+        async with (
+            aiomqtt.Client(
+                "127.0.0.1",
+                site.broker_port,
+                identifier="observer",
+                tls_context=tls(files / "hub.pem", files / "hub.key"),
+            ) as hub,
+            aiomqtt.Client(
+                "127.0.0.1",
+                site.broker_port,
+                identifier="intruder",
+                tls_context=tls(folder / "certificate.pem", folder / "private.key"),
+            ) as gateway,
+        ):
+            await hub.subscribe("probe/#")
+            await hub.subscribe("status/#")
+            own = Address("live", site.project, site.gateway["id"])
+            for target in (
+                Address("live", site.project, other["id"]),
+                Address("live", "elsewhere", site.gateway["id"]),
+                own,
+            ):
+                await gateway.publish(target.topic("discover", "probe"), b"{}", qos=1)
+                await hub.subscribe(target.topic("discover", "probe"))
+            await gateway.publish(own.topic("discover", "probe"), b"{}", qos=1)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.5):
+                    async for message in hub.messages:
+                        seen.append(str(message.topic))
+        return seen
+
+    seen = asyncio.run(exchange())
+    assert seen == [f"discover/{site.project}/{site.gateway['id']}/probe"]
 
 
 @pytest.fixture(scope="module")

@@ -120,6 +120,7 @@ def test_every_record_arrives_once_in_order_through_every_fault(
     try:
         time.sleep(2)
         # 1. The broker killed for the outage.
+        assert site.broker is not None
         site.broker.stop()
         time.sleep(OUTAGE_S)
         site.broker.start()

@@ -3,19 +3,12 @@ events, pairing, data, control, status and logs, as the seed shows them."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import ssl
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
-import aiomqtt
 import pytest
 
-from fieldstation.link.topics import Address
-from tests.gateway.conftest import GATEWAY_TYPE, SHELLY_TYPE, VIRTUAL_TYPE, Site
+from tests.gateway.conftest import SHELLY_TYPE, VIRTUAL_TYPE, Site, about, exchange_as_gateway
 from tests.gateway.shelly import ShellyPlug
 
 
@@ -46,7 +39,7 @@ def test_a_virtual_device_pairs_and_its_data_arrives(site: Site) -> None:
         },
     )
     for action in ("discovering", "paired"):
-        event = site.events.wait(_about(action, device["id"]), what=action)
+        event = site.events.wait(about(action, device["id"]), what=action)
         assert event["payload"]["status"] == {"eventType": action}
         assert event["payload"]["parentDevice"] == site.gateway["id"]
     data = site.events.wait(
@@ -74,10 +67,6 @@ def test_logs_reach_the_logs_endpoint(site: Site) -> None:
     raise AssertionError(f"no agent log line reached the hub: {lines}")
 
 
-def _about(action: str, device_id: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda event: event["action"] == action and event["payload"].get("id") == device_id
-
-
 @pytest.fixture(scope="module")
 def plug() -> Iterator[ShellyPlug]:
     shelly = ShellyPlug()
@@ -96,7 +85,7 @@ def test_the_seeds_shelly_plug_turns_on_and_reports_its_status(site: Site, plug:
             "parameters": {"host": plug.host},
         },
     )
-    site.events.wait(_about("paired", device["id"]), what="paired")
+    site.events.wait(about("paired", device["id"]), what="paired")
     # The seed's control call: POST /device/v1/control/:id/set?turn=on, instathings-path /relay/0, GET.
     answer = site.http.post(
         f"/device/v1/control/{device['id']}/set",
@@ -136,7 +125,7 @@ def test_a_removed_device_is_unpaired(site: Site) -> None:
             "parameters": {"frequency": 60},
         },
     )
-    site.events.wait(_about("paired", device["id"]), what="paired")
+    site.events.wait(about("paired", device["id"]), what="paired")
     site.call("DELETE", f"/devices/{site.gateway['id']}/subDevice/subDevices/{device['id']}")
     site.events.wait(
         lambda e: e["action"] == "not_paired" and e["payload"]["id"] == device["id"], what="not_paired"
@@ -144,52 +133,4 @@ def test_a_removed_device_is_unpaired(site: Site) -> None:
 
 
 def test_a_gateway_certificate_reaches_its_own_topics_only(site: Site) -> None:
-    """Mosquitto, configured by `fieldstation mqtt mosquitto-config`, takes the certificate's identity as
-    the user name: the gateway's publications to another gateway's or another project's topics are
-    dropped, its own pass."""
-    other = site.call(
-        "POST", "/device/v1/devices", json={"name": "gw2", "isGateway": True, "type": GATEWAY_TYPE}
-    )
-    folder = site.bundle.with_suffix("")
-    files = site.data_dir / "mqtt"
-
-    async def exchange() -> list[str]:
-        def tls(certificate: Path, key: Path) -> ssl.SSLContext:
-            context = ssl.create_default_context(cafile=str(files / "ca.pem"))
-            context.load_cert_chain(str(certificate), str(key))
-            return context
-
-        seen: list[str] = []
-        async with (
-            aiomqtt.Client(
-                "127.0.0.1",
-                site.broker_port,
-                identifier="observer",
-                tls_context=tls(files / "hub.pem", files / "hub.key"),
-            ) as hub,
-            aiomqtt.Client(
-                "127.0.0.1",
-                site.broker_port,
-                identifier="intruder",
-                tls_context=tls(folder / "certificate.pem", folder / "private.key"),
-            ) as gateway,
-        ):
-            await hub.subscribe("probe/#")
-            await hub.subscribe("status/#")
-            own = Address("live", site.project, site.gateway["id"])
-            for target in (
-                Address("live", site.project, other["id"]),
-                Address("live", "elsewhere", site.gateway["id"]),
-                own,
-            ):
-                await gateway.publish(target.topic("discover", "probe"), b"{}", qos=1)
-                await hub.subscribe(target.topic("discover", "probe"))
-            await gateway.publish(own.topic("discover", "probe"), b"{}", qos=1)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.5):
-                    async for message in hub.messages:
-                        seen.append(str(message.topic))
-        return seen
-
-    seen = asyncio.run(exchange())
-    assert seen == [f"discover/{site.project}/{site.gateway['id']}/probe"]
+    exchange_as_gateway(site)
