@@ -24,6 +24,7 @@ from fieldstation.demo import Demo
 from fieldstation.http.guard import Door, RequestGuard
 from fieldstation.http.responses import JsonResponse
 from fieldstation.http.routes import allowed_methods
+from fieldstation.intake.gateway_link import wheel as agent_wheel
 from fieldstation.intake.gateway_link.runner import gateway_link
 
 log = logging.getLogger("fieldstation")
@@ -108,6 +109,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
                     if added:
                         log.info("demo project %s: %d new fixes since the last run", project.name, added)
             tasks.append(asyncio.create_task(_keep_demo_going(hub)))
+        wheel = await asyncio.to_thread(agent_wheel.build)
+        hub.gateways.agent_package = (wheel.name, wheel.sha256)
+        wheels[wheel.name] = wheel.data
         try:
             async with gateway_link(settings, hub):
                 yield
@@ -121,6 +125,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
 
     app = FastAPI(title="fieldstation", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.hub = holder
+    wheels: dict[str, bytes] = {}
+
+    @app.get("/gateway/agent/{name}")
+    async def agent_package(name: str) -> Response:
+        """The gateway agent's wheel, made from this hub's own code: what a bundle's install.sh installs
+        (after checking its SHA-256)."""
+        data = wheels.get(name)
+        if data is None:
+            return JsonResponse({"error": f"no agent package {name}; the bundle's install.sh names it"}, 404)
+        return Response(data, media_type="application/octet-stream")
 
     @app.api_route("/healthz", methods=["GET", "POST"])
     async def healthz(_: Request) -> Response:

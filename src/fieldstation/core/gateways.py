@@ -109,6 +109,8 @@ class Gateways:
         self.broker_port: int | None = None
         """Where gateways reach the broker (set when the link starts): the port a bundle's `.env` names."""
         self.broker_host: str | None = None
+        self.agent_package: tuple[str, str] | None = None
+        """The agent's wheel as the hub serves it (file name, SHA-256), for the bundles' install.sh."""
 
     # down the link -------------------------------------------------------------------------------------
 

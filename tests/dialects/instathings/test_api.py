@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import sqlite3
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -239,32 +238,8 @@ def test_live_certificate_zip_holds_what_a_gateway_needs(it: Client, tmp_path: P
     leaf.verify_directly_issued_by(ca)
     assert env["CERTIFICATE_ID"] == leaf.fingerprint(hashes.SHA256()).hex()
     assert archive.getinfo("install.sh").external_attr >> 16 & 0o111
-    _runs_the_agent(archive, tmp_path)
-
-
-def _runs_the_agent(archive: zipfile.ZipFile, tmp_path: Path) -> None:
-    """install.sh, run as a person would, with python3 standing in for itself: it installs the credentials
-    where the agent reads them, privately, and starts the agent on them."""
-    unpacked, home, tools = tmp_path / "bundle", tmp_path / "gateway", tmp_path / "tools"
-    archive.extractall(unpacked)
-    tools.mkdir()
-    fake_python = tools / "python3"
-    fake_python.write_text(
-        "#!/bin/sh\n"  # python3 -m venv DIR: a venv whose pip does nothing and whose agent says how it was run
-        'mkdir -p "$3/bin"\n'
-        'printf "#!/bin/sh\\n" > "$3/bin/pip"\n'
-        'printf "#!/bin/sh\\necho \\"\\$@\\" > %s/ran\\n" "$3" > "$3/bin/fieldstation"\n'
-        'chmod +x "$3/bin/pip" "$3/bin/fieldstation"\n'
-    )
-    fake_python.chmod(0o755)
-    env = {"PATH": f"{tools}:/usr/bin:/bin", "HOME": str(tmp_path), "FIELDSTATION_GATEWAY_DIR": str(home)}
-    subprocess.run(
-        ["bash", str(unpacked / "install.sh")], env=env, check=True, capture_output=True, timeout=30
-    )
-    for name in ("certificate.pem", "private.key", "ca.pem", ".env"):
-        assert (home / name).read_bytes() == archive.read(name)
-        assert (home / name).stat().st_mode & 0o777 == 0o600
-    assert (home / "venv" / "ran").read_text().split() == ["gateway", "run", "--config", f"{home}/.env"]
+    assert "pip install --quiet --upgrade pip fieldstation" not in archive.read("install.sh").decode()
+    # install.sh run for real against a live hub: tests/gateway/test_bundle.py
 
 
 def test_catalogue(it: Client) -> None:

@@ -11,21 +11,44 @@ from fieldstation.core.models import Device, Project
 INSTALL_SCRIPT = """#!/usr/bin/env bash
 # Sets up and starts the fieldstation gateway agent with the credentials in this folder.
 # Run it on the gateway, from the folder it was unzipped into:  bash install.sh
+# The agent is installed from the hub that issued this bundle, checked against the digest below; its
+# dependencies come from the Python package index the gateway's pip is configured with.
 set -euo pipefail
 cd "$(dirname "$0")"
-CONFIG_DIR=${FIELDSTATION_GATEWAY_DIR:-$HOME/.fieldstation-gateway}
+HUB_URL="{hub_url}"
+WHEEL="{wheel}"
+WHEEL_SHA256="{sha256}"
+CONFIG_DIR=${{FIELDSTATION_GATEWAY_DIR:-$HOME/.fieldstation-gateway}}
 mkdir -p "$CONFIG_DIR"
 install -m 600 certificate.pem private.key ca.pem .env "$CONFIG_DIR"/
 python3 -m venv "$CONFIG_DIR/venv"
-"$CONFIG_DIR/venv/bin/pip" install --quiet --upgrade pip fieldstation
+echo "Fetching the agent from $HUB_URL ..."
+python3 - "$HUB_URL/gateway/agent/$WHEEL" "$CONFIG_DIR/$WHEEL" "$WHEEL_SHA256" <<'PY'
+import hashlib, sys, urllib.request
+url, target, expected = sys.argv[1:]
+data = urllib.request.urlopen(url, timeout=60).read()
+actual = hashlib.sha256(data).hexdigest()
+if actual != expected:
+    sys.exit(f"the agent from {{url}} has SHA-256 {{actual}}, the bundle expects {{expected}}: not installed")
+open(target, "wb").write(data)
+PY
+"$CONFIG_DIR/venv/bin/pip" install --quiet "$CONFIG_DIR/$WHEEL"
 echo "Starting the gateway agent (config in $CONFIG_DIR) ..."
 exec "$CONFIG_DIR/venv/bin/fieldstation" gateway run --config "$CONFIG_DIR/.env"
 """
 
 
 def certificate_zip(
-    issued: IssuedCertificate, device: Device, project: Project, *, broker_host: str, broker_port: int
+    issued: IssuedCertificate,
+    device: Device,
+    project: Project,
+    *,
+    broker_host: str,
+    broker_port: int,
+    hub_url: str,
+    agent: tuple[str, str],
 ) -> bytes:
+    """`agent`: the agent wheel's file name and SHA-256, as the hub at `hub_url` serves it."""
     env = "\n".join(
         [
             "ENV=live",
@@ -49,5 +72,6 @@ def certificate_zip(
         bundle.writestr(".env", env + "\n")
         script = zipfile.ZipInfo("install.sh")
         script.external_attr = 0o755 << 16
-        bundle.writestr(script, INSTALL_SCRIPT)
+        wheel, sha256 = agent
+        bundle.writestr(script, INSTALL_SCRIPT.format(hub_url=hub_url, wheel=wheel, sha256=sha256))
     return buffer.getvalue()

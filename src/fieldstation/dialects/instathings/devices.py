@@ -112,7 +112,17 @@ async def certificate(device_id: str, request: Request, ctx: Caller) -> Response
             or "localhost"
         )
         port = hub.gateways.broker_port or DEFAULT_BROKER_PORT
-        archive = bundle.certificate_zip(issued, device, project, broker_host=host, broker_port=port)
+        if hub.gateways.agent_package is None:
+            raise InstathingsError(503, "The agent package is not ready yet. Try again in a moment.")
+        archive = bundle.certificate_zip(
+            issued,
+            device,
+            project,
+            broker_host=host,
+            broker_port=port,
+            hub_url=str(request.base_url).removesuffix("/").removesuffix(request.scope.get("root_path", "")),
+            agent=hub.gateways.agent_package,
+        )
         return Response(
             archive,
             media_type="application/zip",
