@@ -3,13 +3,18 @@ events, pairing, data, control, status and logs, as the seed shows them."""
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
-from tests.gateway.conftest import SHELLY_TYPE, VIRTUAL_TYPE, Site, about, exchange_as_gateway
+from tests.conftest import free_port
+from tests.gateway.conftest import BRIDGE_TYPE, SHELLY_TYPE, VIRTUAL_TYPE, Site, about, exchange_as_gateway
 from tests.gateway.shelly import ShellyPlug
+from tests.gateway.zigbee2mqtt import Bridge
+from tests.services import Mosquitto
 
 
 def test_the_gateway_connects_with_its_bundle(site: Site) -> None:
@@ -54,6 +59,22 @@ def test_a_virtual_device_pairs_and_its_data_arrives(site: Site) -> None:
             break
         time.sleep(0.2)
     assert page["totalItems"] >= 2
+    # The same record in the other two APIs: AWT's /data and Astrocast's messages.
+    record_id = data["payload"]["id"]
+    base, credentials = site.server.base, site.server.demo_credentials()
+    awt = credentials["awt"]
+    basic = base64.b64encode(f"{awt['username']}:{awt['password']}".encode()).decode()
+    token = httpx.post(
+        f"{base}/awt/v2/token", headers={"X-API-KEY": awt["api_key"], "Authorization": f"Basic {basic}"}
+    ).json()["token"]
+    readings = httpx.get(
+        f"{base}/awt/v2/data", headers={"X-API-KEY": awt["api_key"], "Authorization": f"Bearer {token}"}
+    ).json()
+    assert record_id in {reading["recordId"] for reading in readings}
+    messages = httpx.get(
+        f"{base}/astrocast/v1/messages", headers={"X-Api-Key": credentials["astrocast"]["api_key"]}
+    ).json()
+    assert record_id in {message["messageGuid"] for message in messages}
 
 
 def test_logs_reach_the_logs_endpoint(site: Site) -> None:
@@ -134,3 +155,70 @@ def test_a_removed_device_is_unpaired(site: Site) -> None:
 
 def test_a_gateway_certificate_reaches_its_own_topics_only(site: Site) -> None:
     exchange_as_gateway(site)
+
+
+def test_a_protocol_whose_broker_cannot_be_reached_fails_to_install_saying_why(site: Site) -> None:
+    device = site.call(
+        "POST",
+        "/device/v1/devices",
+        json={
+            "name": "nowhere",
+            "type": BRIDGE_TYPE,
+            "parentDevice": site.gateway["id"],
+            "parameters": {"friendlyName": "ghost", "broker": f"mqtt://127.0.0.1:{free_port()}"},
+        },
+    )
+    failed = site.events.wait(lambda e: e["action"] == "installation_failed", what="installation_failed")
+    event = failed["payload"]["event"]
+    assert event["exitStatus"] == 1 and event["installationSuccess"] is False
+    assert "cannot be reached" in event["stderr"] and event["protocolId"] == "R2Jh6IhT"
+    assert event["deviceId"] == site.gateway["id"] and event["projectId"] == site.project
+    site.events.wait(about("not_paired", device["id"]), what="not_paired")
+
+
+@pytest.fixture(scope="module")
+def zigbee(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Bridge, int]]:
+    root = tmp_path_factory.mktemp("zigbee")
+    port = free_port()
+    (root / "bridge.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    broker = Mosquitto(root / "bridge.conf", port)
+    broker.start()
+    bridge = Bridge(port)
+    yield bridge, port
+    bridge.close()
+    broker.stop()
+
+
+def test_a_bridged_zigbee_lamp_pairs_through_permit_join_and_obeys(
+    site: Site, zigbee: tuple[Bridge, int]
+) -> None:
+    bridge, port = zigbee
+    lamp = site.call(
+        "POST",
+        "/device/v1/devices",
+        json={
+            "name": "lamp",
+            "type": BRIDGE_TYPE,
+            "parentDevice": site.gateway["id"],
+            "parameters": {"friendlyName": "lamp", "broker": f"mqtt://127.0.0.1:{port}"},
+        },
+    )
+    installed = site.events.wait(
+        lambda e: e["action"] == "installation_succeded", what="installation_succeded"
+    )
+    assert installed["payload"]["event"]["exitStatus"] == 0
+    site.events.wait(about("paired", lamp["id"]), what="paired")
+    assert bridge.joined.is_set()
+    site.events.wait(lambda e: e["action"] == "data" and e["payload"]["deviceId"] == lamp["id"], what="data")
+    response = site.http.post(f"/device/v1/control/{lamp['id']}/set", json={"state": "ON"})
+    assert response.status_code == 200
+    deadline = time.monotonic() + 10
+    while not bridge.commands and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bridge.commands == [{"state": "ON"}]
+    asked = site.http.post(f"/device/v1/control/{lamp['id']}/status", json={"state": ""})
+    fetch = asked.headers["Location"].removeprefix("/instathings")
+    deadline = time.monotonic() + 15
+    while (polled := site.http.get(fetch)).status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert polled.json()["response"]["message"]["data"]["state"] == "ON"
