@@ -5,9 +5,8 @@ is outside the core, behind `GatewayLink`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -77,12 +76,13 @@ class BatchOutcome:
 class SubmittedBatch:
     gateway: str
     refused: list[dict[str, str]] = field(default_factory=list)
-    pending: list[tuple[Record, asyncio.Future[StoredReading]]] = field(default_factory=list)
+    accepted: list[Record] = field(default_factory=list)
+    committed: Awaitable[list[StoredReading | Exception]] | None = None
 
     async def outcome(self) -> BatchOutcome:
         outcome = BatchOutcome(refused=list(self.refused))
-        results = await asyncio.gather(*(future for _, future in self.pending), return_exceptions=True)
-        for (record, _), result in zip(self.pending, results, strict=True):
+        results = [] if self.committed is None else await self.committed
+        for record, result in zip(self.accepted, results, strict=True):
             if isinstance(result, StoreUnavailable):
                 raise result
             if isinstance(result, StoredReading):
@@ -238,6 +238,7 @@ class Gateways:
         meta = {"client_id": gateway.short_id, "principal": gateway.certificate_id}
         now = self._clock.now_us()
         batch = SubmittedBatch(gateway.short_id)
+        accepted: list[tuple[Device, NewUplink]] = []
         for record in records:
             device = devices.get(record.device)
             if device is None or gateway.id not in (device.id, device.parent_id):
@@ -251,9 +252,9 @@ class Gateways:
                 device_time_us=record.ts_ms * 1000,
                 uid=record.id,
             )
-            # A task runs up to its first wait when the loop next turns, in the order of creation: the
-            # submission joins the group commit's batch there.
-            batch.pending.append((record, asyncio.ensure_future(self._ingestor.submit(device, uplink))))
+            accepted.append((device, uplink))
+            batch.accepted.append(record)
+        batch.committed = self._ingestor.enqueue(accepted)
         return batch
 
     # helpers -------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from fieldstation.core.clock import MICROS, Clock
@@ -188,20 +188,55 @@ class Ingestor:
 
     async def submit(self, device: Device, uplink: NewUplink) -> StoredReading:
         """Store with the next group commit; returns once it is committed (or raises if it was not)."""
-        item = self.prepare(device, uplink)
-        if self._writer is None:
-            return (await self._store.store_readings([item], self._clock.now_us(), DEDUP_WINDOW_US))[0]
-        batches = self._batches
-        if not batches or len(batches[-1].items) >= MAX_BATCH:
-            batches.append(_Batch(asyncio.get_running_loop()))
-            self._wake.set()
-        batch = batches[-1]
-        index = len(batch.items)
-        batch.items.append(item)
-        result = (await batch.done)[index]
+        [result] = await self.enqueue([(device, uplink)])
         if isinstance(result, Exception):
             raise result
         return result
+
+    def enqueue(
+        self, uplinks: Sequence[tuple[Device, NewUplink]]
+    ) -> Awaitable[list[StoredReading | Exception]]:
+        """Hand uplinks to the group commit at once, in their order (a batch of a gateway's records, one
+        call, no task per record); the awaitable gives each one's outcome once committed: its stored
+        reading, or the exception that refused it."""
+        items: list[ReadingToStore] = []
+        refused: dict[int, Exception] = {}
+        for index, (device, uplink) in enumerate(uplinks):
+            try:
+                items.append(self.prepare(device, uplink))
+            except Exception as exc:  # one record the codecs cannot take costs the others nothing
+                refused[index] = exc
+        if self._writer is None:
+            return self._store_now(items, refused)
+        spans: list[tuple[_Batch, int, int]] = []
+        taken = 0
+        while taken < len(items):
+            batches = self._batches
+            if not batches or len(batches[-1].items) >= MAX_BATCH:
+                batches.append(_Batch(asyncio.get_running_loop()))
+                self._wake.set()
+            batch = batches[-1]
+            chunk = items[taken : taken + MAX_BATCH - len(batch.items)]
+            spans.append((batch, len(batch.items), len(batch.items) + len(chunk)))
+            batch.items.extend(chunk)
+            taken += len(chunk)
+        return self._outcomes(spans, refused)
+
+    async def _outcomes(
+        self, spans: list[tuple[_Batch, int, int]], refused: dict[int, Exception]
+    ) -> list[StoredReading | Exception]:
+        committed: list[StoredReading | Exception] = []
+        for batch, start, end in spans:
+            committed.extend((await batch.done)[start:end])
+        return _merged(committed, refused)
+
+    async def _store_now(
+        self, items: list[ReadingToStore], refused: dict[int, Exception]
+    ) -> list[StoredReading | Exception]:
+        stored = (
+            await self._store.store_readings(items, self._clock.now_us(), DEDUP_WINDOW_US) if items else []
+        )
+        return _merged(list(stored), refused)
 
     def start(self) -> None:
         self._wake = asyncio.Event()  # of the loop the hub runs on
@@ -287,6 +322,16 @@ class Ingestor:
             await self._write(items[middle:], offset + middle, results)
         else:
             results[offset : offset + len(items)] = stored
+
+
+def _merged(
+    committed: list[StoredReading | Exception], refused: dict[int, Exception]
+) -> list[StoredReading | Exception]:
+    """Outcomes in the order of submission: the refused put back at their places."""
+    if not refused:
+        return committed
+    outcomes = iter(committed)
+    return [refused[i] if i in refused else next(outcomes) for i in range(len(committed) + len(refused))]
 
 
 class _BatchDone(asyncio.Future[list[StoredReading | Exception]]):

@@ -17,7 +17,7 @@ from fieldstation.gateway.adapters import ADAPTERS, adapter_for
 from fieldstation.gateway.adapters.base import Adapter, AdapterError
 from fieldstation.gateway.config import AgentConfig
 from fieldstation.gateway.link import AgentLink
-from fieldstation.gateway.outbox import AgentStore, PairedDevice
+from fieldstation.gateway.outbox import AgentStore, OutRecord, PairedDevice
 from fieldstation.link import topics
 from fieldstation.link.protocols import SLUGS
 
@@ -62,6 +62,7 @@ class Agent:
         self.link = (
             AgentLink(config, self.store, self._on_message, self.versions) if config.cloud_enabled else None
         )
+        self._arriving: list[tuple[str, Any, asyncio.Future[OutRecord]]] = []
         self.sinks: list[Any] = []
         """Further receivers of every record (the on-premise store): objects with `async keep(record)`."""
 
@@ -101,12 +102,31 @@ class Agent:
         logging.getLogger("fieldstation.gateway").removeHandler(self.logs)
 
     async def record(self, device_id: str, payload: Any) -> None:
-        """A device's data: on disk in the outbox (committed) before this returns."""
-        [kept] = self.store.add([(device_id, payload, None)])
-        if self.link is not None:
-            self.link.wake()
+        """A device's data: on disk in the outbox (committed) before this returns. The records that arrive
+        in one turn of the event loop share one transaction (one disk sync, not one per record)."""
+        waiter: asyncio.Future[OutRecord] = asyncio.get_running_loop().create_future()
+        self._arriving.append((device_id, payload, waiter))
+        if len(self._arriving) == 1:
+            asyncio.get_running_loop().call_soon(self._keep_arrivals)
+        kept = await waiter
         for sink in self.sinks:
             await sink.keep(kept)
+
+    def _keep_arrivals(self) -> None:
+        arrived, self._arriving = self._arriving, []
+        try:
+            kept = self.store.add([(device, payload, None) for device, payload, _ in arrived])
+        except Exception as exc:  # OutboxFull, or the disk: every record of the turn is refused, loudly
+            log.error("%d records could not be kept: %s", len(arrived), exc)
+            for *_, waiter in arrived:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            return
+        for (*_, waiter), record in zip(arrived, kept, strict=True):
+            if not waiter.done():
+                waiter.set_result(record)
+        if self.link is not None:
+            self.link.wake()
 
     # messages from the hub ---------------------------------------------------------------------------
 

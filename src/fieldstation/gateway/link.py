@@ -109,6 +109,7 @@ class AgentLink:
                     will=will,
                     timeout=10,
                     max_inflight_messages=WINDOW * 4,
+                    socket_options=topics.NO_DELAY,
                 ) as client:
                     attempt = 0
                     await self._session_up(client)
@@ -217,8 +218,8 @@ class AgentLink:
         while True:
             while len(self._in_flight) < WINDOW:
                 records = self._store.after(cursor, BATCH_RECORDS)
-                if not records:
-                    break
+                if not records or (self._in_flight and len(records) < BATCH_RECORDS):
+                    break  # a part batch waits for the one in flight: what arrives meanwhile joins it
                 first, last = records[0].seq, records[-1].seq
                 self._in_flight[last] = (first, time.monotonic())
                 cursor = last

@@ -11,6 +11,7 @@ A gateway's certificate names it `{projectId}/{clientId}` (its common name), so 
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 LIVE = "live"
@@ -30,6 +31,11 @@ ACK = "ack"
 DATA = "data"
 """`data/{p}/{c}/{deviceId}`: one record, the device's own JSON (the topic given at pairing; no
 acknowledgement: a gateway that needs nothing lost uses its outbox)."""
+
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+"""Socket options of every client of the link. Without them a small message written while the previous one
+is unacknowledged waits for the peer's delayed ACK: 40 ms on Linux, twice per batch round trip (measured:
+87 ms from a batch to its acknowledgement, against 6 ms with them)."""
 
 KINDS = (DISCOVER, CONTROL, STATUS, OUTBOX, ACK, DATA)
 UP_KINDS = (DISCOVER, CONTROL, STATUS, OUTBOX, DATA)

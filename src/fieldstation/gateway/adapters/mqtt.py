@@ -22,6 +22,7 @@ import orjson
 from fieldstation.gateway.adapters.base import Adapter, AdapterError
 from fieldstation.gateway.outbox import OutboxFull, PairedDevice
 from fieldstation.link.protocols import MQTT
+from fieldstation.link.topics import NO_DELAY
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 DEFAULT_BASE = "zigbee2mqtt"
@@ -59,6 +60,7 @@ class _Bridge:
                     identifier=f"{self.adapter.agent_id}-bridge",
                     clean_session=False,  # what the bridge publishes while the agent is down waits for it
                     timeout=5,
+                    socket_options=NO_DELAY,
                 )
                 # A message is acknowledged to the bridge's broker once its record is in the outbox on
                 # disk, not when it arrives: a crash in between has the broker send it again.

@@ -91,6 +91,7 @@ class HubLink:
                     keepalive=KEEPALIVE_S,
                     tls_context=self._broker.tls,
                     timeout=10,
+                    socket_options=topics.NO_DELAY,
                 ) as client:
                     for topic_filter in topics.hub_subscriptions(ENVS):
                         await client.subscribe(topic_filter, qos=1)

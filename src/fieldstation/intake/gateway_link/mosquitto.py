@@ -43,6 +43,7 @@ def config_text(
             f"keyfile {files.server_key}",
             "require_certificate true",
             "use_identity_as_username true",
+            "set_tcp_nodelay true",
             "",
         ]
     )
