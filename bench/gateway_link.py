@@ -180,6 +180,9 @@ async def measure(scene: Scene, options: argparse.Namespace) -> dict[str, Any]:
     ceiling = await broker_alone(
         scene.broker_port, scene.files, max(20, options.records // BATCH_RECORDS), sample
     )
+    # For scale: one record a message (a gateway that does not batch), QoS 1, through the broker alone.
+    single = orjson.dumps({"id": "0" * 36, "deviceId": scene.probe, "ts": 0, "payload": PAYLOAD})
+    per_record = await broker_alone(scene.broker_port, scene.files, 5_000, single) / BATCH_RECORDS
 
     agent = Agent(scene.config)
     running = asyncio.create_task(agent.run())
