@@ -3,13 +3,17 @@ events, pairing, data, control, status and logs, as the seed shows them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import ssl
 import time
 from collections.abc import Iterator
 
+import aiomqtt
 import httpx
 import pytest
 
+from fieldstation.link.topics import Address
 from tests.conftest import free_port
 from tests.gateway.conftest import BRIDGE_TYPE, SHELLY_TYPE, VIRTUAL_TYPE, Site, about, exchange_as_gateway
 from tests.gateway.shelly import ShellyPlug
@@ -222,3 +226,54 @@ def test_a_bridged_zigbee_lamp_pairs_through_permit_join_and_obeys(
     while (polled := site.http.get(fetch)).status_code == 202 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert polled.json()["response"]["message"]["data"]["state"] == "ON"
+
+
+def test_hostile_messages_on_a_gateways_own_topics_change_nothing_and_stop_nothing(site: Site) -> None:
+    """A gateway's certificate in the wrong hands: whatever it publishes on its own topics is checked where
+    it enters; the bad is logged and dropped, the link goes on."""
+    own = Address("live", site.project, site.gateway["id"])
+    folder = site.bundle.with_suffix("")
+    hostile = [
+        (own.topic("status"), b"not json"),
+        (own.topic("status"), b"[1, 2]"),
+        (own.topic("status"), b'{"eventType": "exploded"}'),
+        (own.topic("status"), b'{"eventType": "connected", "ipAddress": "' + b"x" * 10_000 + b'"}'),
+        (own.topic("discover", "version"), b'{"versions": {"gate": 7}}'),
+        (own.topic("discover", "version"), b'{"versions": {"a\\nb": "1"}}'),
+        (own.topic("discover", "outbox"), b'{"pending": -1, "maximum": 5, "full": false}'),
+        (own.topic("discover", "g" * 500, "logs"), b'{"logs": [{"log": "x", "timestamp": 1}]}'),
+        (own.topic("discover", "gate", "logs"), b'{"logs": [{"log": 5, "timestamp": "now"}]}'),
+        (own.topic("discover", "device"), b'{"status": {"eventType": "paired"}, "deviceId": "not-mine"}'),
+        (own.topic("control", "nope", "fetch"), b'{"requestId": "nothing", "payload": 1}'),
+        (own.topic("outbox"), b'{"batch": true, "records": []}'),
+        (own.topic("outbox"), b'{"batch": 1, "first": 1, "records": [{"id": "", "deviceId": "x", "ts": 1}]}'),
+        (
+            own.topic("outbox"),
+            b'{"batch": 1, "first": 1, "records": [{"id": "a", "deviceId": "x", "ts": 1e300}]}',
+        ),
+        (own.topic("data", "x"), b'{"v": 1}'),
+    ]
+    before = site.call("GET", f"/device/v1/devices/{site.gateway['id']}")
+
+    async def publish() -> None:
+        context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+        context.load_cert_chain(str(folder / "certificate.pem"), str(folder / "private.key"))
+        async with aiomqtt.Client(
+            "127.0.0.1", site.broker_port, identifier="hostile", tls_context=context
+        ) as client:
+            for topic, payload in hostile:
+                await client.publish(topic, payload, qos=1)
+            await client.publish(
+                own.topic("discover", "version"), b'{"versions": {"gate": "still-alive"}}', qos=1
+            )
+
+    asyncio.run(publish())
+    site.events.wait(
+        lambda e: (
+            e["action"] == "software_version" and e["payload"].get("version", {}).get("gate") == "still-alive"
+        ),
+        what="the valid message after the hostile ones",
+    )
+    after = site.call("GET", f"/device/v1/devices/{site.gateway['id']}")
+    assert after["status"] == before["status"]
+    assert after.get("outbox") == before.get("outbox")

@@ -30,6 +30,11 @@ MAX_RECORDS = 5_000
 """Records in one outbox batch at most: a bigger batch is refused whole (the agent sends 500)."""
 RECORD_ID_MAX = 64
 MAX_LOG_MESSAGE = 4_096
+MAX_LOG_LINES = 1_000
+MAX_VERSIONS = 32
+MAX_SHORT_TEXT = 128
+MAX_OUTPUT = 16_384
+"""What is kept of an install's stdout and stderr, each: its end."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +164,7 @@ class Gateways:
         if kind == "disconnected" and current is not None and status.get("sessionIdentifier") != current:
             log.info("gateway %s: a will of an earlier session, ignored", gateway.short_id)
             return
-        kept = {key: status[key] for key in SESSION_FIELDS if key in status}
+        kept = _session_fields(status)
         kept["eventType"] = kind
         kept["timestamp"] = self._clock.now_us() // 1000
         kept["principalIdentifier"] = gateway.certificate_id
@@ -169,14 +174,33 @@ class Gateways:
         await self._publish(project, kind, gateway)
 
     async def versions(self, project: Project, gateway: Device, versions: Mapping[str, Any]) -> None:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
-            raise InvalidInput("versions must map names to version strings")
+        if len(versions) > MAX_VERSIONS or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in versions.items()
+        ):
+            raise InvalidInput(f"versions must map at most {MAX_VERSIONS} names to version strings")
+        for name, version in versions.items():
+            values.text(name, "a software name", max_length=MAX_SHORT_TEXT)
+            values.text(version, "a software version", max_length=MAX_SHORT_TEXT)
         state = dict(gateway.link_state or {}) | {"versions": dict(versions)}
         gateway = await self._devices.update(gateway, link_state=state)
         await self._publish(project, "software_version", gateway)
 
     async def outbox_report(self, project: Project, gateway: Device, report: Mapping[str, Any]) -> None:
-        state = dict(gateway.link_state or {}) | {"outbox": dict(report)}
+        pending, maximum, full = report.get("pending"), report.get("maximum"), report.get("full")
+        if not isinstance(full, bool):
+            raise InvalidInput("an outbox report is {pending, maximum, full}")
+        kept = {
+            "pending": values.within(pending, "pending"),  # type: ignore[arg-type]
+            "maximum": values.within(maximum, "maximum"),  # type: ignore[arg-type]
+            "full": full,
+        }
+        if full and not (gateway.link_state or {}).get("outbox", {}).get("full"):
+            log.error(
+                "gateway %s: its outbox is full (%s records); it refuses new records",
+                gateway.short_id,
+                pending,
+            )
+        state = dict(gateway.link_state or {}) | {"outbox": kept}
         await self._devices.update(gateway, link_state=state)
 
     async def pairing(self, project: Project, gateway: Device, device_id: str, event: str) -> None:
@@ -195,11 +219,17 @@ class Gateways:
         protocol = result.get("protocolId")
         if succeeded and isinstance(protocol, str) and protocol not in gateway.protocols:
             gateway = await self._devices.update(gateway, protocols=(*gateway.protocols, protocol))
-        event = dict(result) | {"projectId": project.short_id, "deviceId": gateway.short_id}
+        event = {key: result.get(key) for key in INSTALL_FIELDS}
+        for stream in ("stdout", "stderr"):
+            event[stream] = str(event[stream] or "")[-MAX_OUTPUT:]  # the end of a long output says why
+        event |= {"projectId": project.short_id, "deviceId": gateway.short_id}
         action = "installation_succeded" if succeeded else "installation_failed"  # the seed's spelling
         self._events.publish(Event(project.id, action, {"event": event}))
 
     async def logs(self, gateway: Device, container: str, lines: Sequence[Mapping[str, Any]]) -> None:
+        values.text(container, "a container id", max_length=MAX_SHORT_TEXT)
+        if len(lines) > MAX_LOG_LINES:
+            raise InvalidInput(f"at most {MAX_LOG_LINES} log lines a message")
         now = self._clock.now_us()
         kept = []
         for line in lines:
@@ -290,14 +320,33 @@ class Gateways:
         )
 
 
-SESSION_FIELDS = (
-    "clientId",
-    "ipAddress",
-    "sessionIdentifier",
-    "versionNumber",
-    "disconnectReason",
-    "clientInitiatedDisconnect",
+SESSION_TEXT = ("clientId", "ipAddress", "sessionIdentifier", "disconnectReason")
+INSTALL_FIELDS = (
+    "dt_install",
+    "protocol",
+    "protocolId",
+    "exitStatus",
+    "installationSuccess",
+    "stdout",
+    "stderr",
+    "versions",
+    "newContainers",
 )
+
+
+def _session_fields(status: Mapping[str, Any]) -> dict[str, Any]:
+    """What the hub keeps of a gateway's word on its session: short texts, a flag, a number."""
+    kept: dict[str, Any] = {}
+    for key in SESSION_TEXT:
+        if isinstance(status.get(key), str):
+            kept[key] = values.text(status[key], key, max_length=MAX_SHORT_TEXT, allow_empty=True)
+    if isinstance(status.get("clientInitiatedDisconnect"), bool):
+        kept["clientInitiatedDisconnect"] = status["clientInitiatedDisconnect"]
+    if isinstance(status.get("versionNumber"), int) and not isinstance(status["versionNumber"], bool):
+        kept["versionNumber"] = values.within(
+            status["versionNumber"], "versionNumber", maximum=values.INT32_MAX
+        )
+    return kept
 
 
 def parse_records(raw: Any) -> list[Record]:
