@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from fieldstation.cli.common import errors
+from fieldstation.cli.serve import LogLevel
 from fieldstation.gateway.config import ConfigError, load, unpack_bundle, with_overrides
 
 gateway_app = typer.Typer(
@@ -48,7 +49,9 @@ def run(
             "refused, loudly. Default 1,000,000 (.env: OUTBOX_MAX_RECORDS).",
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_level: Annotated[
+        LogLevel, typer.Option(help="The least severe log records written.")
+    ] = LogLevel.info,
 ) -> None:
     """Run the agent until stopped (Ctrl-C or SIGTERM: it says goodbye to the hub first)."""
     from fieldstation.gateway.agent import Agent
