@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from fieldstation.cli.common import errors
+from fieldstation.cli.common import console, errors
 from fieldstation.cli.serve import LogLevel
 from fieldstation.gateway.config import ConfigError, load, unpack_bundle, with_overrides
+from fieldstation.gateway.onpremise.api import DEVICE_ID
+from fieldstation.gateway.outbox import AgentStore, PairedDevice
+from fieldstation.link.protocols import HTTP, MQTT, VIRTUAL
 
 gateway_app = typer.Typer(
     help="The gateway agent: connects a gateway to the hub with its certificate bundle, pairs its devices "
@@ -41,6 +45,15 @@ def run(
             help="Where the outbox and the paired devices are kept (default: `data` next to the .env)."
         ),
     ] = None,
+    on_premise_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65_535,
+            help="Serve the on-premise API (REST and socket.io) on this port, whatever the .env says "
+            "(.env: ON_PREMISE_ENABLED, ON_PREMISE_PORT, default 1234).",
+        ),
+    ] = None,
     outbox_max_records: Annotated[
         int | None,
         typer.Option(
@@ -65,7 +78,12 @@ def run(
         else:
             assert bundle is not None
             env_file = unpack_bundle(bundle, bundle.with_suffix(""))
-        settings = with_overrides(load(env_file, data_dir), outbox_max_records=outbox_max_records)
+        settings = with_overrides(
+            load(env_file, data_dir),
+            outbox_max_records=outbox_max_records,
+            on_premise_port=on_premise_port,
+            on_premise_enabled=True if on_premise_port is not None else None,
+        )
     except (ConfigError, OSError) as exc:
         errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -82,3 +100,82 @@ def run(
             await task
 
     asyncio.run(main())
+
+
+device_app = typer.Typer(
+    help="Devices declared on the gateway itself, for a gateway without the cloud (CLOUD_ENABLED=false); "
+    "a running agent picks changes up within seconds.",
+    no_args_is_help=True,
+)
+gateway_app.add_typer(device_app, name="device")
+
+ConfigOption = Annotated[Path, typer.Option(help="The gateway's .env.")]
+ADAPTER_NAMES = {"virtual": VIRTUAL, "http": HTTP, "mqtt": MQTT}
+
+
+@device_app.command("add")
+def device_add(
+    config: ConfigOption,
+    device_id: Annotated[str, typer.Option("--id", help="The device's id: 7 to 14 ASCII characters.")],
+    kind: Annotated[str, typer.Option("--type", help="virtual, http or mqtt (the adapter).")],
+    parameters: Annotated[
+        str,
+        typer.Option(
+            help='What the adapter needs, as JSON: {"frequency": 60} (virtual), {"host": "10.0.0.7:80"} '
+            '(http), {"friendlyName": "lamp", "broker": "mqtt://127.0.0.1:1883"} (mqtt).'
+        ),
+    ] = "{}",
+    name: Annotated[str | None, typer.Option(help="A name for people (default: the id).")] = None,
+) -> None:
+    """Declare a device on this gateway."""
+    if not DEVICE_ID.fullmatch(device_id):
+        _fail("--id must be 7 to 14 ASCII characters (letters, digits, punctuation; no spaces)")
+    if kind not in ADAPTER_NAMES:
+        _fail(f"--type must be one of {', '.join(ADAPTER_NAMES)}")
+    try:
+        values = json.loads(parameters)
+    except json.JSONDecodeError as exc:
+        _fail(f"--parameters is not JSON: {exc}")
+    if not isinstance(values, dict):
+        _fail("--parameters must be a JSON object")
+    store = _store(config)
+    store.keep_device(PairedDevice(device_id, ADAPTER_NAMES[kind], name or device_id, values, {}))
+    console.print(f"device {device_id} ({kind}) declared")
+
+
+@device_app.command("list")
+def device_list(config: ConfigOption, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The devices this gateway has, declared here or paired through the cloud."""
+    slugs = {protocol: name for name, protocol in ADAPTER_NAMES.items()}
+    devices = [
+        {"id": d.id, "type": slugs.get(d.protocol, d.protocol), "name": d.name, "parameters": d.parameters}
+        for d in _store(config).paired()
+    ]
+    if as_json:
+        print(json.dumps(devices))
+        return
+    for device in devices:
+        console.print(
+            f"{device['id']:<15} {device['type']:<8} {device['name']}  {json.dumps(device['parameters'])}"
+        )
+
+
+@device_app.command("remove")
+def device_remove(config: ConfigOption, device_id: Annotated[str, typer.Option("--id")]) -> None:
+    """Forget a device (its local data stays until the retention removes it)."""
+    if not _store(config).forget_device(device_id):
+        _fail(f"no device {device_id} on this gateway; `fieldstation gateway device list` shows them")
+    console.print(f"device {device_id} removed")
+
+
+def _store(config: Path) -> AgentStore:
+    try:
+        settings = load(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    return AgentStore(settings.data_dir, settings.outbox_max_records)
+
+
+def _fail(message: str) -> NoReturn:
+    errors.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)

@@ -17,6 +17,8 @@ from fieldstation.gateway.adapters import ADAPTERS, adapter_for
 from fieldstation.gateway.adapters.base import Adapter, AdapterError
 from fieldstation.gateway.config import AgentConfig
 from fieldstation.gateway.link import AgentLink
+from fieldstation.gateway.onpremise.api import OnPremiseApi
+from fieldstation.gateway.onpremise.server import serve as serve_on_premise
 from fieldstation.gateway.outbox import AgentStore, OutRecord, PairedDevice
 from fieldstation.link import topics
 from fieldstation.link.protocols import SLUGS
@@ -27,6 +29,8 @@ AGENT_CONTAINER = "gate"
 LOG_FLUSH_S = 1.0
 MAX_LOG_LINES = 1_000
 INSTALL_TIMEOUT_S = 60.0
+DEVICES_CHECK_S = 2.0
+DECLARED_RETRY_S = 60.0
 
 
 class LinkLogs(logging.Handler):
@@ -63,8 +67,7 @@ class Agent:
             AgentLink(config, self.store, self._on_message, self.versions) if config.cloud_enabled else None
         )
         self._arriving: list[tuple[str, Any, asyncio.Future[OutRecord]]] = []
-        self.sinks: list[Any] = []
-        """Further receivers of every record (the on-premise store): objects with `async keep(record)`."""
+        self.on_premise = OnPremiseApi(self) if config.on_premise_enabled else None
 
     def versions(self) -> dict[str, str]:
         versions = {AGENT_CONTAINER: f"fieldstation/gate:{__version__}"}
@@ -83,8 +86,16 @@ class Agent:
                 if self.link is not None:
                     group.create_task(self.link.run())
                     group.create_task(self._flush_logs())
-                for sink in self.sinks:
-                    group.create_task(sink.run())
+                if self.on_premise is not None:
+                    group.create_task(
+                        serve_on_premise(
+                            self.on_premise,
+                            self.config.on_premise_host,
+                            self.config.on_premise_port,
+                            self.config.on_premise_retention_days,
+                        )
+                    )
+                group.create_task(self._follow_declared_devices())
         finally:
             await self.close()
 
@@ -108,23 +119,27 @@ class Agent:
         self._arriving.append((device_id, payload, waiter))
         if len(self._arriving) == 1:
             asyncio.get_running_loop().call_soon(self._keep_arrivals)
-        kept = await waiter
-        for sink in self.sinks:
-            await sink.keep(kept)
+        await waiter
 
     def _keep_arrivals(self) -> None:
         arrived, self._arriving = self._arriving, []
         try:
-            kept = self.store.add([(device, payload, None) for device, payload, _ in arrived])
+            kept = self.store.add(
+                [(device, payload, None) for device, payload, _ in arrived],
+                outbox=self.config.cloud_enabled,
+                local=self.config.on_premise_enabled,
+            )
         except Exception as exc:  # OutboxFull, or the disk: every record of the turn is refused, loudly
             log.error("%d records could not be kept: %s", len(arrived), exc)
             for *_, waiter in arrived:
                 if not waiter.done():
                     waiter.set_exception(exc)
             return
-        for (*_, waiter), record in zip(arrived, kept, strict=True):
+        for (_, payload, waiter), record in zip(arrived, kept, strict=True):
             if not waiter.done():
                 waiter.set_result(record)
+            if self.on_premise is not None:
+                self.on_premise.emit_data(record.device, payload, record.ts)
         if self.link is not None:
             self.link.wake()
 
@@ -257,6 +272,8 @@ class Agent:
             log.error("device %s: %s failed: %s", device_id, action, exc)
 
     async def answer(self, device_id: str, request_id: object, payload: Any) -> None:
+        if self.on_premise is not None:
+            self.on_premise.status_answer(device_id, payload)
         if self.link is not None and isinstance(request_id, str):
             await self.link.report(
                 (device_id, "fetch"),
@@ -290,6 +307,26 @@ class Agent:
         log.info("device %s: %s", device_id, event)
         if self.link is not None:
             await self.link.report(("device",), {"status": {"eventType": event}, "deviceId": device_id})
+
+    async def _follow_declared_devices(self) -> None:
+        """Devices declared locally (`fieldstation gateway device add|remove`, for a gateway without the
+        cloud) are started and stopped as the agent's store changes; one that cannot be paired is tried
+        again a minute later."""
+        retry_at: dict[str, float] = {}
+        while True:
+            await asyncio.sleep(DEVICES_CHECK_S)
+            declared = {device.id: device for device in self.store.paired()}
+            now = time.monotonic()
+            for device_id, device in declared.items():
+                if device_id not in self.devices and retry_at.get(device_id, 0) <= now:
+                    if device.protocol not in self.store.protocols():
+                        await self.install(device.protocol, device.parameters)
+                    if not await self._start(device):
+                        retry_at[device_id] = now + DECLARED_RETRY_S
+            for device_id in set(self.devices) - set(declared):
+                device = self.devices.pop(device_id)
+                await self.adapters[device.protocol].unpair(device_id)
+                log.info("device %s removed", device_id)
 
     async def _flush_logs(self) -> None:
         while True:

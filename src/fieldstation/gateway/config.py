@@ -31,6 +31,8 @@ class AgentConfig:
     cloud_enabled: bool = True
     on_premise_enabled: bool = False
     on_premise_port: int = 1234
+    on_premise_host: str = "0.0.0.0"
+    on_premise_retention_days: int = 30
     outbox_max_records: int = DEFAULT_OUTBOX_MAX
 
     @property
@@ -102,6 +104,8 @@ def load(env_file: Path, data_dir: Path | None = None) -> AgentConfig:
         cloud_enabled=cloud,
         on_premise_enabled=_flag(values, "ON_PREMISE_ENABLED", False),
         on_premise_port=_integer(values, "ON_PREMISE_PORT", 1234, 65_535),
+        on_premise_host=values.get("ON_PREMISE_HOST", "0.0.0.0"),
+        on_premise_retention_days=_integer(values, "ON_PREMISE_RETENTION_DAYS", 30, 36_500),
         outbox_max_records=_integer(values, "OUTBOX_MAX_RECORDS", DEFAULT_OUTBOX_MAX, 10**9),
     )
     if cloud:

@@ -4,9 +4,10 @@ before `add` returns, so that a source is acknowledged only for what survives a 
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,13 @@ CREATE TABLE IF NOT EXISTS devices (
     parameters TEXT NOT NULL,
     device_type TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS local_records (
+    id TEXT PRIMARY KEY,
+    device TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_local_records_device ON local_records (device, ts, id);
 CREATE TABLE IF NOT EXISTS protocols (
     id TEXT PRIMARY KEY,
     installed_ms INTEGER NOT NULL
@@ -82,21 +90,34 @@ class AgentStore:
     def pending(self) -> int:
         return int(self._pending)
 
-    def add(self, records: Iterable[tuple[str, Any, int | None]]) -> list[OutRecord]:
-        """Keep (device id, JSON payload, epoch ms or None for now) records; committed on return."""
+    def add(
+        self, records: Iterable[tuple[str, Any, int | None]], *, outbox: bool = True, local: bool = False
+    ) -> list[OutRecord]:
+        """Keep (device id, JSON payload, epoch ms or None for now) records: in the outbox for the hub, and in
+        the local store for the on-premise API when `local`, in one transaction, committed on return. Records
+        not in the outbox come back with `seq` 0."""
         now = int(time.time() * 1000)
         rows = [
             (ordered_guid(), device, now if ts is None else ts, orjson.dumps(payload).decode())
             for device, payload, ts in records
         ]
-        if self._pending + len(rows) > self.max_records:
+        if outbox and self._pending + len(rows) > self.max_records:
             raise OutboxFull(
                 f"the outbox holds {self._pending} records, its maximum is {self.max_records}: new records "
                 "are refused until the hub takes some (OUTBOX_MAX_RECORDS raises it)"
             )
+        first = 0
         with self._transaction():
-            first = self._db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
-            self._db.executemany("INSERT INTO outbox (id, device, ts, payload) VALUES (?, ?, ?, ?)", rows)
+            if local:
+                self._db.executemany(
+                    "INSERT INTO local_records (id, device, ts, payload) VALUES (?, ?, ?, ?)",
+                    [(object_id(ts), device, ts, payload) for _, device, ts, payload in rows],
+                )
+            if outbox:
+                first = self._db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+                self._db.executemany("INSERT INTO outbox (id, device, ts, payload) VALUES (?, ?, ?, ?)", rows)
+        if not outbox:
+            return [OutRecord(0, *row) for row in rows]
         self._pending += len(rows)
         cursor = self._db.execute(
             "SELECT seq, id, device, ts, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -111,13 +132,49 @@ class AgentStore:
         return [OutRecord(*row) for row in cursor]
 
     def remove(self, first_seq: int, last_seq: int) -> int:
-        """Forget records the hub has committed; returns how many went."""
-        with self._transaction():
-            gone = self._db.execute(
-                "DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first_seq, last_seq)
-            ).rowcount
+        """Forget records the hub has committed; returns how many went. Without a disk sync of its own: a
+        removal lost in a crash only sends the records again, which the hub stores once (the next record
+        kept syncs it anyway)."""
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._transaction():
+                gone = self._db.execute(
+                    "DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first_seq, last_seq)
+                ).rowcount
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
         self._pending -= gone
         return int(gone)
+
+    # the local store (on-premise) ---------------------------------------------------------------------
+
+    def local_page(
+        self,
+        device: str,
+        start_ms: int | None,
+        end_ms: int | None,
+        offset: int,
+        limit: int,
+        newest_first: bool,
+    ) -> tuple[list[tuple[str, str, int, str]], int]:
+        """A page of a device's local records (id, device, ts, payload) in time order, and their total."""
+        where = "device = ?"
+        args: list[object] = [device]
+        if start_ms is not None and end_ms is not None:
+            where += " AND ts >= ? AND ts <= ?"
+            args += [start_ms, end_ms]
+        order = "DESC" if newest_first else "ASC"
+        rows = self._db.execute(
+            f"SELECT id, device, ts, payload FROM local_records WHERE {where} "
+            f"ORDER BY ts {order}, id {order} LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        total = self._db.execute(f"SELECT count(*) FROM local_records WHERE {where}", args).fetchone()[0]
+        return rows, int(total)
+
+    def purge_local(self, before_ms: int) -> int:
+        with self._transaction():
+            return int(self._db.execute("DELETE FROM local_records WHERE ts < ?", (before_ms,)).rowcount)
 
     # devices and protocols -----------------------------------------------------------------------------
 
@@ -166,5 +223,13 @@ class _Transaction:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
-def batch_seqs(records: Sequence[OutRecord]) -> tuple[int, int]:
-    return records[0].seq, records[-1].seq
+_object_counter = [secrets.randbelow(2**24)]
+_object_process = secrets.token_bytes(5)
+
+
+def object_id(ts_ms: int) -> str:
+    """An id in the shape of the seed's `_id` (a MongoDB ObjectId: 24 hex digits, seconds first)."""
+    _object_counter[0] = (_object_counter[0] + 1) % 2**24
+    return (
+        (ts_ms // 1000 % 2**32).to_bytes(4, "big") + _object_process + _object_counter[0].to_bytes(3, "big")
+    ).hex()
