@@ -130,9 +130,9 @@ class Site:
         assert response.status_code < 300, response.text
         return response.json() if response.content else None
 
-    def start_agent(self, config: Path | None = None) -> None:
+    def start_agent(self, config: Path | None = None, *extra: str) -> None:
         source = ["--bundle", str(self.bundle)] if config is None else ["--config", str(config)]
-        data = ["--data-dir", str(self.root / "agent"), "--log-level", "debug"]
+        data = ["--data-dir", str(self.root / "agent"), "--log-level", "debug", *extra]
         self.agent = subprocess.Popen(
             [sys.executable, "-m", "fieldstation", "gateway", "run", *source, *data],
             stdout=self.agent_log.open("ab"),
