@@ -241,3 +241,16 @@ def test_local_data_survives_a_restart(local: LocalGateway) -> None:
     after = local.page(perPage=100).json()
     assert after["totalItems"] >= before["totalItems"]
     assert after["data"][: len(before["data"])] == before["data"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not a payload", b"99999:40", b"\xff\xfe", b"3:abc" * 300_000],
+)
+def test_a_bad_polling_body_is_refused_and_the_session_goes_on(local: LocalGateway, body: bytes) -> None:
+    opened = httpx.get(f"{local.base}/socket.io/", params={"EIO": "3", "transport": "polling"}).text
+    sid = json.loads(opened[opened.index("{") : opened.index("}") + 1])["sid"]
+    target = f"{local.base}/socket.io/?EIO=3&transport=polling&sid={sid}"
+    assert httpx.post(target, content=body).status_code == 400
+    assert httpx.post(target, content=b"1:2").text == "ok"  # a ping, answered with a pong
+    assert "3" in httpx.get(target, timeout=30).text

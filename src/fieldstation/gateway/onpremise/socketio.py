@@ -58,7 +58,10 @@ def decode_payload(body: str, eio: int) -> list[str]:
     packets, at = [], 0
     while at < len(body):
         colon = body.index(":", at)
-        length = int(body[at:colon])
+        digits = body[at:colon]
+        if not (digits.isascii() and digits.isdigit()) or colon + 1 + int(digits) > len(body):
+            raise ValueError("a packet's length does not match the payload")
+        length = int(digits)
         # `length` counts UTF-16 units; ASCII packets (all a client sends us) are one unit a character.
         packets.append(body[colon + 1 : colon + 1 + length])
         at = colon + 1 + length
@@ -125,10 +128,14 @@ class SocketIoServer:
         if client is None or client.eio != eio:
             return _error(1, "Session ID unknown")
         if request.method == "POST":
-            body = (await request.body()).decode()
-            if len(body) > MAX_PAYLOAD:
+            declared = request.headers.get("content-length", "")
+            if not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_PAYLOAD:
+                return _error(3, "Bad request")  # refused from its declared length, before reading it
+            try:
+                packets = decode_payload((await request.body()).decode(), eio)
+            except (ValueError, UnicodeDecodeError):
                 return _error(3, "Bad request")
-            for packet in decode_payload(body, eio):
+            for packet in packets:
                 self._received(client, packet)
             return PlainTextResponse("ok")
         return _payload(await self._wait_for_packets(client), eio)
