@@ -130,6 +130,22 @@ class Site:
         assert response.status_code < 300, response.text
         return response.json() if response.content else None
 
+    def add_device(self, name: str, device_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """A device of the gateway, created through the cloud API (which sends it to the gateway to pair)."""
+        body = {
+            "name": name,
+            "type": device_type,
+            "parentDevice": self.gateway["id"],
+            "parameters": parameters,
+        }
+        return dict(self.call("POST", "/device/v1/devices", json=body))
+
+    def pair(self, name: str, device_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """`add_device`, once the gateway has reported it paired."""
+        device = self.add_device(name, device_type, parameters)
+        self.events.wait(about("paired", device["id"]), what=f"{name} paired")
+        return device
+
     def start_agent(self, config: Path | None = None, *extra: str) -> None:
         source = ["--bundle", str(self.bundle)] if config is None else ["--config", str(config)]
         data = ["--data-dir", str(self.root / "agent"), "--log-level", "debug", *extra]

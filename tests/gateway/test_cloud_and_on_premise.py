@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.gateway.conftest import VIRTUAL_TYPE, Site, about
+from tests.gateway.conftest import VIRTUAL_TYPE, Site
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +29,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, int]]
 def test_the_same_records_are_served_locally_and_reach_the_hub_once(both: tuple[Site, int]) -> None:
     site, port = both
     site.events.wait(lambda e: e["action"] == "connected", what="connected")
-    device = site.call(
-        "POST",
-        "/device/v1/devices",
-        json={
-            "name": "probe",
-            "type": VIRTUAL_TYPE,
-            "parentDevice": site.gateway["id"],
-            "parameters": {"frequency": 0.5},
-        },
-    )
-    site.events.wait(about("paired", device["id"]), what="paired")
+    device = site.pair("probe", VIRTUAL_TYPE, {"frequency": 0.5})
     time.sleep(3)
     site.call(
         "DELETE", f"/devices/{site.gateway['id']}/subDevice/subDevices/{device['id']}"

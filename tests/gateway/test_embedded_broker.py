@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.gateway.conftest import VIRTUAL_TYPE, Site, about, exchange_as_gateway
+from tests.gateway.conftest import VIRTUAL_TYPE, Site, exchange_as_gateway
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +24,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def test_a_gateway_pairs_and_forwards_through_the_embedded_broker(embedded: Site) -> None:
     connected = embedded.events.wait(lambda e: e["action"] == "connected", what="connected")
     assert connected["payload"]["id"] == embedded.gateway["id"]
-    device = embedded.call(
-        "POST",
-        "/device/v1/devices",
-        json={
-            "name": "probe",
-            "type": VIRTUAL_TYPE,
-            "parentDevice": embedded.gateway["id"],
-            "parameters": {"frequency": 1},
-        },
-    )
-    embedded.events.wait(about("paired", device["id"]), what="paired")
+    device = embedded.pair("probe", VIRTUAL_TYPE, {"frequency": 1})
     data = embedded.events.wait(
         lambda e: e["action"] == "data" and e["payload"]["deviceId"] == device["id"], what="data"
     )

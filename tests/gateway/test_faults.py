@@ -105,15 +105,8 @@ def test_every_record_arrives_once_in_order_through_every_fault(
     site.start_agent(config=env_file)
     site.events.wait(lambda e: e["action"] == "connected", what="connected")
     counter = Counter(bridge.port)  # the bridge lists the device: it pairs at once
-    device = site.call(
-        "POST",
-        "/device/v1/devices",
-        json={
-            "name": "counter",
-            "type": BRIDGE_TYPE,
-            "parentDevice": site.gateway["id"],
-            "parameters": {"friendlyName": "counter", "broker": f"mqtt://127.0.0.1:{bridge.port}"},
-        },
+    device = site.add_device(
+        "counter", BRIDGE_TYPE, {"friendlyName": "counter", "broker": f"mqtt://127.0.0.1:{bridge.port}"}
     )
     site.events.wait(lambda e: e["action"] == "paired" and e["payload"]["id"] == device["id"], what="paired")
     counter.start()

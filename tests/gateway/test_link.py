@@ -37,16 +37,7 @@ def test_the_gateway_connects_with_its_bundle(site: Site) -> None:
 
 
 def test_a_virtual_device_pairs_and_its_data_arrives(site: Site) -> None:
-    device = site.call(
-        "POST",
-        "/device/v1/devices",
-        json={
-            "name": "probe",
-            "type": VIRTUAL_TYPE,
-            "parentDevice": site.gateway["id"],
-            "parameters": {"frequency": 1},
-        },
-    )
+    device = site.add_device("probe", VIRTUAL_TYPE, {"frequency": 1})
     for action in ("discovering", "paired"):
         event = site.events.wait(about(action, device["id"]), what=action)
         assert event["payload"]["status"] == {"eventType": action}
@@ -100,17 +91,7 @@ def plug() -> Iterator[ShellyPlug]:
 
 
 def test_the_seeds_shelly_plug_turns_on_and_reports_its_status(site: Site, plug: ShellyPlug) -> None:
-    device = site.call(
-        "POST",
-        "/device/v1/devices",
-        json={
-            "name": "plug",
-            "type": SHELLY_TYPE,
-            "parentDevice": site.gateway["id"],
-            "parameters": {"host": plug.host},
-        },
-    )
-    site.events.wait(about("paired", device["id"]), what="paired")
+    device = site.pair("plug", SHELLY_TYPE, {"host": plug.host})
     # The seed's control call: POST /device/v1/control/:id/set?turn=on, instathings-path /relay/0, GET.
     answer = site.http.post(
         f"/device/v1/control/{device['id']}/set",
@@ -140,17 +121,7 @@ def test_the_seeds_shelly_plug_turns_on_and_reports_its_status(site: Site, plug:
 
 
 def test_a_removed_device_is_unpaired(site: Site) -> None:
-    device = site.call(
-        "POST",
-        "/device/v1/devices",
-        json={
-            "name": "brief",
-            "type": VIRTUAL_TYPE,
-            "parentDevice": site.gateway["id"],
-            "parameters": {"frequency": 60},
-        },
-    )
-    site.events.wait(about("paired", device["id"]), what="paired")
+    device = site.pair("brief", VIRTUAL_TYPE, {"frequency": 60})
     site.call("DELETE", f"/devices/{site.gateway['id']}/subDevice/subDevices/{device['id']}")
     site.events.wait(
         lambda e: e["action"] == "not_paired" and e["payload"]["id"] == device["id"], what="not_paired"
@@ -162,15 +133,8 @@ def test_a_gateway_certificate_reaches_its_own_topics_only(site: Site) -> None:
 
 
 def test_a_protocol_whose_broker_cannot_be_reached_fails_to_install_saying_why(site: Site) -> None:
-    device = site.call(
-        "POST",
-        "/device/v1/devices",
-        json={
-            "name": "nowhere",
-            "type": BRIDGE_TYPE,
-            "parentDevice": site.gateway["id"],
-            "parameters": {"friendlyName": "ghost", "broker": f"mqtt://127.0.0.1:{free_port()}"},
-        },
+    device = site.add_device(
+        "nowhere", BRIDGE_TYPE, {"friendlyName": "ghost", "broker": f"mqtt://127.0.0.1:{free_port()}"}
     )
     failed = site.events.wait(lambda e: e["action"] == "installation_failed", what="installation_failed")
     event = failed["payload"]["event"]
@@ -197,15 +161,8 @@ def test_a_bridged_zigbee_lamp_pairs_through_permit_join_and_obeys(
     site: Site, zigbee: tuple[Bridge, int]
 ) -> None:
     bridge, port = zigbee
-    lamp = site.call(
-        "POST",
-        "/device/v1/devices",
-        json={
-            "name": "lamp",
-            "type": BRIDGE_TYPE,
-            "parentDevice": site.gateway["id"],
-            "parameters": {"friendlyName": "lamp", "broker": f"mqtt://127.0.0.1:{port}"},
-        },
+    lamp = site.add_device(
+        "lamp", BRIDGE_TYPE, {"friendlyName": "lamp", "broker": f"mqtt://127.0.0.1:{port}"}
     )
     installed = site.events.wait(
         lambda e: e["action"] == "installation_succeded", what="installation_succeded"
