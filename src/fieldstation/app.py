@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from fastapi import FastAPI
@@ -34,6 +35,7 @@ COMMAND_SWEEP_S = 60
 VIRTUAL_TICK_S = 1
 PURGE_S = 3600
 HUB_MAX_BODY_BYTES = 64 * 1024
+WORKER = os.getpid()
 CHANGES_CHECK_S = 1
 """Requests see a change at once; sessions with no requests of their own (WebSockets) within this."""
 
@@ -93,6 +95,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         database = settings.database().partition(":")[0].partition("+")[0]
         log.info("hub open: %s database, %d projects", database, len(await hub.projects.all()))
         tasks = [
+            *(asyncio.create_task(work()) for work in hub.background),
             asyncio.create_task(
                 _every(COMMAND_SWEEP_S, "sweeping expired commands", hub.commands.expire_due)
             ),
@@ -138,8 +141,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
 
     @app.api_route("/healthz", methods=["GET", "POST"])
     async def healthz(_: Request) -> Response:
-        """Liveness, touching nothing: also the benchmarks' no-op ceiling."""
-        return JsonResponse({"status": "ok"})
+        """Liveness, touching nothing: also the benchmarks' no-op ceiling. `worker` tells the processes of
+        `--workers` apart."""
+        return JsonResponse({"status": "ok", "worker": WORKER})
 
     @app.get("/")
     async def index() -> Response:

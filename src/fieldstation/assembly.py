@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from redis.asyncio import Redis
+
 from fieldstation.codecs import CODECS
 from fieldstation.config import Settings
 from fieldstation.core.auth import AUTH_POLICY
@@ -9,6 +13,8 @@ from fieldstation.core.clock import Clock, SystemClock
 from fieldstation.core.hub import Hub, build_hub
 from fieldstation.core.ratelimit import Limit
 from fieldstation.dialects import Dialect, astrocast, awt, instathings
+from fieldstation.shared.events import RedisEventBus
+from fieldstation.shared.ratelimit import RedisRateLimiter
 from fieldstation.store.change_signal import FileChangeSignal
 from fieldstation.store.database import connect, migrate
 from fieldstation.store.repository import Store
@@ -33,20 +39,35 @@ def rate_policy(settings: Settings) -> dict[str, Limit]:
 
 
 async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
-    """Connect, bring the schema up to date and wire the services."""
+    """Connect, bring the schema up to date and wire the services; with Redis, the rate limits and the event
+    bus are the workers' shared ones."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = connect(settings.database())
     await migrate(engine)
+    policy = rate_policy(settings)
+    shared: dict[str, Any] = {}
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+        bus = RedisEventBus(redis)
+        shared = {"limiter": RedisRateLimiter(redis, policy), "events": bus, "background": (bus.run,)}
+        _redis_clients[id(bus)] = redis
     return await build_hub(
         Store(engine),
         clock or SystemClock(),
         renderer=awt.RENDERER,
         codecs=CODECS,
-        rate_policy=rate_policy(settings),
+        rate_policy=policy,
         changes=lambda topic: FileChangeSignal(settings.data_dir / f"{CHANGES_FILE}.{topic}"),
+        **shared,
     )
+
+
+_redis_clients: dict[int, Redis] = {}
 
 
 async def close_hub(hub: Hub) -> None:
     if isinstance(hub.store, Store):
         await hub.store.close()
+    redis = _redis_clients.pop(id(hub.events), None)
+    if redis is not None:
+        await redis.aclose()

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         "embedded broker's certificate; default: the host of the request that downloads the bundle.",
     )
 
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by several workers (rate limits, events), e.g. redis://127.0.0.1:6379/0; "
+        "needed for --workers above 1.",
+    )
+    workers: int = Field(1, ge=1, le=64, description="Worker processes serving the same port.")
+
     def database(self) -> str:
         if self.database_url:
             return self.database_url

@@ -6,8 +6,10 @@ import contextlib
 import enum
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,9 +23,12 @@ from fieldstation.cli.common import (
     console,
     create_project,
     created_json,
+    errors,
     run,
     settings_for,
 )
+from fieldstation.cli.workers import REUSE_PORT_ENV, refusal, shared_socket, supervise
+from fieldstation.config import Settings
 from fieldstation.core.hub import Hub
 from fieldstation.logs import setup_logging
 
@@ -74,6 +79,17 @@ def serve(
             "Env: FIELDSTATION_MQTT_PORT.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes serving the port together (default 1). Above 1 they need PostgreSQL, "
+            "Redis (FIELDSTATION_REDIS_URL) and an external MQTT broker or none; the hub says what is "
+            "missing. Env: FIELDSTATION_WORKERS.",
+        ),
+    ] = None,
+    quiet_start: Annotated[bool, typer.Option(hidden=True, help="A worker of --workers: no banner.")] = False,
     access_log: Annotated[
         bool | None,
         typer.Option(
@@ -104,7 +120,12 @@ def serve(
         log_level=None if log_level is None else log_level.value,
         log_format=None if log_format is None else log_format.value,
         mqtt_port=mqtt_port,
+        workers=workers,
     )
+    refused = refusal(settings)
+    if refused:
+        errors.print(f"[red]error:[/red] {refused}")
+        raise typer.Exit(2)
     log_writer = setup_logging(settings.log_level, settings.log_format)
     credentials_file = settings.data_dir / DEMO_CREDENTIALS_FILE
 
@@ -115,19 +136,13 @@ def serve(
             credentials_file.write_text(json.dumps(created_json(created), indent=2))
             credentials_file.chmod(0o600)
 
-    run(settings, prepare)
-    base = f"http://{settings.host}:{settings.port}"
-    console.print(f"[bold]fieldstation {__version__}[/bold] on {base}  (data: {settings.data_dir.resolve()})")
-    for dialect in DIALECTS:
-        console.print(f"  {dialect.name:<12} {base}{dialect.mount}")
-    if credentials_file.exists():
-        demo_credentials = json.loads(credentials_file.read_text())
-        console.print(f"Demo project credentials (kept in {credentials_file}):")
-        console.print_json(json.dumps({k: v for k, v in demo_credentials.items() if k != "project"}))
-    if settings.mqtt_url:
-        console.print(f"  gateways     {settings.mqtt_url} (external broker)")
-    elif settings.mqtt_port:
-        console.print(f"  gateways     mqtts://{settings.host}:{settings.mqtt_port} (embedded broker)")
+    if not quiet_start:
+        run(settings, prepare)
+        _banner(settings, credentials_file)
+    if settings.workers > 1:
+        log_writer.stop()
+        raise typer.Exit(supervise(settings))
+
     for logger in ("uvicorn.access", "uvicorn.error"):  # WebSocket handshakes are logged on the second
         logging.getLogger(logger).addFilter(RedactSecrets())
     config = uvicorn.Config(
@@ -158,4 +173,22 @@ def serve(
                 finally:
                     log_writer.stop()
 
-    LogFlushingServer(config).run()
+    sockets = [shared_socket(settings.host, settings.port)] if os.environ.get(REUSE_PORT_ENV) else None
+    LogFlushingServer(config).run(sockets=sockets)
+
+
+def _banner(settings: Settings, credentials_file: Path) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold]fieldstation {__version__}[/bold] on {base}  (data: {settings.data_dir.resolve()})")
+    for dialect in DIALECTS:
+        console.print(f"  {dialect.name:<12} {base}{dialect.mount}")
+    if settings.mqtt_url:
+        console.print(f"  gateways     {settings.mqtt_url} (external broker)")
+    elif settings.mqtt_port:
+        console.print(f"  gateways     mqtts://{settings.host}:{settings.mqtt_port} (embedded broker)")
+    if settings.workers > 1:
+        console.print(f"  {settings.workers} workers on PostgreSQL and Redis")
+    if credentials_file.exists():
+        demo_credentials = json.loads(credentials_file.read_text())
+        console.print(f"Demo project credentials (kept in {credentials_file}):")
+        console.print_json(json.dumps({k: v for k, v in demo_credentials.items() if k != "project"}))

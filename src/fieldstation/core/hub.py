@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fieldstation.core.auth import AUTH_POLICY, Authenticator
 from fieldstation.core.certificates import CertificateAuthority
@@ -44,6 +45,9 @@ class Hub:
     freshness: Freshness
     readings: Readings
     gateways: Gateways
+    background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = ()
+    """Work the hub's parts need running while it serves (the shared event bus's exchange with the other
+    workers); the server starts each as a task."""
 
 
 async def build_hub(
@@ -54,16 +58,20 @@ async def build_hub(
     codecs: PayloadDecoder,
     rate_policy: Mapping[str, Limit],
     changes: SignalFor | None = None,
+    limiter: RateLimiter | None = None,
+    events: EventBus | None = None,
+    background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = (),
 ) -> Hub:
     """Wire the services. The token signing secret is made at the first start and kept in the store, so
     that every worker of one installation accepts the others' tokens. `changes` gives the signals the
-    processes of one installation announce their changes on (one process alone: none needed)."""
+    processes of one installation announce their changes on (one process alone: none needed). `limiter`
+    and `events` replace the in-process ones (Redis, for several workers)."""
     secret = await store.setting_or_create(TOKEN_SECRET_SETTING, api_secret(48))
     freshness = Freshness(changes or in_process)
     devices = Devices(store, clock, freshness, codecs, renderer)
-    events = EventBus()
+    events = events or EventBus()
     ingestor = Ingestor(store, clock, renderer, events, devices, codecs)
-    limiter = MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock)
+    limiter = limiter or MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock)
     operations = Operations(store, clock, events)
     return Hub(
         store=store,
@@ -82,4 +90,5 @@ async def build_hub(
         freshness=freshness,
         readings=Readings(store, clock),
         gateways=Gateways(devices, ingestor, operations, events, clock),
+        background=background,
     )

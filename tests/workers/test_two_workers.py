@@ -1,0 +1,141 @@
+"""`fieldstation serve --workers 2` on PostgreSQL and Redis (throwaway instances of the machine's binaries):
+two processes behind one port behave as one hub to every client. Settings that cannot run several workers
+are refused at start with a sentence that says what to set."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from tests.conftest import LiveServer, free_port, start_server
+from tests.services import postgres_server, redis_server
+
+VIRTUAL_TYPE = "5f0d7b9a-0c1e-4d2f-9a3b-4c5d6e7f8a9b"
+
+
+def _serve(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fieldstation", "serve", "--data-dir", str(data_dir), "--port", str(free_port()), *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_settings_that_cannot_run_several_workers_are_refused_saying_what_to_set(tmp_path: Path) -> None:
+    sqlite = _serve(tmp_path / "a", "--workers", "2", "--mqtt-port", "0")
+    assert sqlite.returncode == 2 and "several workers need PostgreSQL" in sqlite.stderr
+    assert "FIELDSTATION_DATABASE_URL" in sqlite.stderr
+    no_redis = _serve(
+        tmp_path / "b", "--workers", "2", "--mqtt-port", "0",
+        env={"FIELDSTATION_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"},
+    )  # fmt: skip
+    assert no_redis.returncode == 2 and "FIELDSTATION_REDIS_URL" in no_redis.stderr
+    embedded = _serve(
+        tmp_path / "c", "--workers", "2",
+        env={"FIELDSTATION_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none",
+             "FIELDSTATION_REDIS_URL": "redis://127.0.0.1:1/0", "FIELDSTATION_MQTT_PORT": "8883"},
+    )  # fmt: skip
+    assert embedded.returncode == 2 and "FIELDSTATION_MQTT_URL" in embedded.stderr
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with postgres_server() as database, redis_server() as redis:
+        server = start_server(
+            tmp_path_factory.mktemp("workers") / "data",
+            "--workers", "2", "--mqtt-port", "0",
+            env={"FIELDSTATION_DATABASE_URL": database, "FIELDSTATION_REDIS_URL": redis},
+        )  # fmt: skip
+        try:
+            yield server
+        finally:
+            server.process.terminate()
+            server.process.wait(timeout=30)
+
+
+def _workers_seen(base: str, tries: int = 40) -> set[int]:
+    return {httpx.get(f"{base}/healthz").json()["worker"] for _ in range(tries)}  # a new connection each
+
+
+def test_two_worker_processes_share_the_port(two_workers: LiveServer) -> None:
+    assert len(_workers_seen(two_workers.base)) == 2
+
+
+def test_fifty_concurrent_calls_of_a_rate_limited_endpoint_admit_exactly_one(two_workers: LiveServer) -> None:
+    awt = two_workers.demo_credentials()["awt"]
+    headers = {"X-API-KEY": awt["api_key"], "Authorization": f"Bearer {_awt_token(two_workers.base, awt)}"}
+
+    async def all_at_once() -> list[int]:
+        async def one() -> int:
+            async with httpx.AsyncClient() as client:  # a connection each: the kernel spreads them
+                return (await client.get(f"{two_workers.base}/awt/v2/devices", headers=headers)).status_code
+
+        return await asyncio.gather(*(one() for _ in range(50)))
+
+    statuses = asyncio.run(all_at_once())
+    assert sorted(statuses) == [200] + [429] * 49
+
+
+def test_a_websocket_event_crosses_workers(two_workers: LiveServer) -> None:
+    """Twenty subscribers, spread over both workers by the kernel, all receive the data of a virtual
+    device, produced by whichever worker claims its tick."""
+    instathings = two_workers.demo_credentials()["instathings"]
+    api = f"{two_workers.base}/instathings"
+    token = httpx.post(
+        f"{api}/authentication/v1/oauth/token",
+        json={"clientId": instathings["client_id"], "clientSecret": instathings["client_secret"]},
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    project = httpx.get(f"{api}/device/v1/devices", headers=auth).json()[0]["projectId"]
+    url = (
+        two_workers.base.replace("http://", "ws://")
+        + f"/instathings/ws?project={project}&access_token={token}"
+    )
+    received: list[set[str]] = [set() for _ in range(20)]
+    sockets = [connect(url, open_timeout=10) for _ in received]
+
+    def listen(index: int) -> None:
+        try:
+            for message in sockets[index]:
+                event = json.loads(message)
+                if event["action"] == "data":
+                    received[index].add(event["payload"]["deviceId"])
+        except Exception:  # closed at the end of the test
+            return
+
+    threads = [threading.Thread(target=listen, args=(i,), daemon=True) for i in range(len(sockets))]
+    for thread in threads:
+        thread.start()
+    device = httpx.post(
+        f"{api}/device/v1/devices",
+        json={"name": "probe", "isVirtual": True, "demoActive": True, "frequency": 30},
+        headers=auth,
+    ).json()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(device["id"] in seen for seen in received):
+        time.sleep(0.1)
+    for socket in sockets:
+        socket.close()
+    assert all(device["id"] in seen for seen in received), [len(seen) for seen in received]
+
+
+def _awt_token(base: str, awt: dict[str, Any]) -> str:
+    from tests.conftest import basic
+
+    response = httpx.post(
+        f"{base}/awt/v2/token",
+        headers={"X-API-KEY": awt["api_key"], "Authorization": basic(awt["username"], awt["password"])},
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
