@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -20,6 +21,7 @@ from fieldstation.assembly import DIALECTS, close_hub, open_hub
 from fieldstation.config import Settings
 from fieldstation.core.clock import Clock
 from fieldstation.core.hub import Hub
+from fieldstation.core.leases import RENEW_S
 from fieldstation.core.retention import purge
 from fieldstation.demo import Demo
 from fieldstation.http.guard import Door, RequestGuard
@@ -31,6 +33,7 @@ from fieldstation.intake.gateway_link.runner import gateway_link
 log = logging.getLogger("fieldstation")
 
 DEMO_TICK_S = 300
+DEMO_LEASE, RETENTION_LEASE, EXPIRY_LEASE = "demo data", "retention", "command expiry"
 COMMAND_SWEEP_S = 60
 VIRTUAL_TICK_S = 1
 PURGE_S = 3600
@@ -65,16 +68,25 @@ async def _every(seconds: float, what: str, work: Callable[[], Awaitable[object]
             log.exception("%s failed; trying again in %s s", what, seconds)
 
 
-async def _keep_demo_going(hub: Hub) -> None:
-    """Add the demo animals' new hourly fixes as time passes."""
-    while True:
-        await asyncio.sleep(DEMO_TICK_S)
-        try:
-            for project in await hub.projects.all():
-                if project.is_demo:
-                    await Demo(hub).catch_up(project)
-        except Exception:
-            log.exception("demo data could not be extended; retrying in %s s", DEMO_TICK_S)
+async def _catch_up_demo(hub: Hub) -> None:
+    """Add the demo animals' fixes of the hours that passed."""
+    for project in await hub.projects.all():
+        if project.is_demo:
+            added = await Demo(hub).catch_up(project)
+            if added:
+                log.info("demo project %s: %d new fixes", project.name, added)
+
+
+def _once_across_workers(
+    hub: Hub, lease: str, work: Callable[[], Awaitable[object]]
+) -> Callable[[], Awaitable[None]]:
+    """`work`, done only by the worker holding `lease` (core/leases.py)."""
+
+    async def guarded() -> None:
+        if hub.leases.held(lease):
+            await work()
+
+    return guarded
 
 
 def _check_changes(hub: Hub) -> Callable[[], Awaitable[None]]:
@@ -94,24 +106,26 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         holder.set(hub)
         database = settings.database().partition(":")[0].partition("+")[0]
         log.info("hub open: %s database, %d projects", database, len(await hub.projects.all()))
+        singletons = (EXPIRY_LEASE, RETENTION_LEASE, *((DEMO_LEASE,) if settings.demo else ()))
+        await hub.leases.renew(singletons)
+        if hub.leases.held(DEMO_LEASE):
+            await _catch_up_demo(hub)
+        once = functools.partial(_once_across_workers, hub)
+        expire, retain = hub.commands.expire_due, lambda: purge(hub.store, hub.clock)
         tasks = [
             *(asyncio.create_task(work()) for work in hub.background),
+            asyncio.create_task(_every(RENEW_S, "renewing leases", lambda: hub.leases.renew(singletons))),
             asyncio.create_task(
-                _every(COMMAND_SWEEP_S, "sweeping expired commands", hub.commands.expire_due)
+                _every(COMMAND_SWEEP_S, "sweeping expired commands", once(EXPIRY_LEASE, expire))
             ),
+            # Virtual devices' ticks are claimed one by one in the store: any worker may make them.
             asyncio.create_task(_every(VIRTUAL_TICK_S, "producing virtual data", hub.virtual.tick)),
             asyncio.create_task(_every(CHANGES_CHECK_S, "checking for changes", _check_changes(hub))),
-            asyncio.create_task(
-                _every(PURGE_S, "purging past retention", lambda: purge(hub.store, hub.clock))
-            ),
+            asyncio.create_task(_every(PURGE_S, "purging past retention", once(RETENTION_LEASE, retain))),
         ]
         if settings.demo:
-            for project in await hub.projects.all():
-                if project.is_demo:
-                    added = await Demo(hub).catch_up(project)
-                    if added:
-                        log.info("demo project %s: %d new fixes since the last run", project.name, added)
-            tasks.append(asyncio.create_task(_keep_demo_going(hub)))
+            demo = once(DEMO_LEASE, lambda: _catch_up_demo(hub))
+            tasks.append(asyncio.create_task(_every(DEMO_TICK_S, "extending the demo data", demo)))
         wheel = await asyncio.to_thread(agent_wheel.build)
         hub.gateways.agent_package = (wheel.name, wheel.sha256)
         wheels[wheel.name] = wheel.data

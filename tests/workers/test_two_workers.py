@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from websockets.sync.client import connect
@@ -49,9 +51,13 @@ def test_settings_that_cannot_run_several_workers_are_refused_saying_what_to_set
     assert embedded.returncode == 2 and "FIELDSTATION_MQTT_URL" in embedded.stderr
 
 
+DATABASE: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with postgres_server() as database, redis_server() as redis:
+        DATABASE["url"] = database
         server = start_server(
             tmp_path_factory.mktemp("workers") / "data",
             "--workers", "2", "--mqtt-port", "0",
@@ -139,3 +145,36 @@ def _awt_token(base: str, awt: dict[str, Any]) -> str:
     )
     assert response.status_code == 200, response.text
     return str(response.json()["token"])
+
+
+def _holders() -> dict[str, str]:
+    async def read() -> dict[str, str]:
+        connection = await asyncpg.connect(DATABASE["url"].replace("+asyncpg", ""))
+        try:
+            rows = await connection.fetch(
+                "SELECT name, holder FROM leases WHERE expires_us > $1", int(time.time() * 1e6)
+            )
+        finally:
+            await connection.close()
+        return {row["name"]: row["holder"] for row in rows}
+
+    return asyncio.run(read())
+
+
+def test_a_singleton_job_moves_when_its_worker_is_killed(two_workers: LiveServer) -> None:
+    """Demo data, retention and command expiry are each done by one worker, under a lease; SIGKILL that
+    worker and another takes the work over within seconds."""
+    holders = _holders()
+    assert set(holders) == {"demo data", "retention", "command expiry"}
+    pids = {int(holder.split(":")[1]) for holder in holders.values()}
+    assert pids <= _workers_seen(two_workers.base)
+    victim = int(holders["retention"].split(":")[1])
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now = _holders()
+        if "retention" in now and int(now["retention"].split(":")[1]) != victim:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"the retention lease did not move from worker {victim}: {_holders()}")

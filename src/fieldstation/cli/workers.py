@@ -58,7 +58,8 @@ def shared_socket(host: str, port: int) -> socket.socket:
 
 
 def _environment(settings: Settings) -> dict[str, str]:
-    """The settings as the workers read them: every FIELDSTATION_* variable, the demo already made."""
+    """The settings as the workers read them: every FIELDSTATION_* variable (the demo project, if any, is
+    made by this process before the workers start; they only extend its data, under a lease)."""
     env = dict(os.environ)
     for name, value in settings.model_dump(mode="json").items():
         if value is None:
@@ -67,7 +68,7 @@ def _environment(settings: Settings) -> dict[str, str]:
         env[f"FIELDSTATION_{name.upper()}"] = (
             json.dumps(value) if isinstance(value, dict | list) else str(value)
         )
-    env |= {"FIELDSTATION_WORKERS": "1", "FIELDSTATION_DEMO": "false", REUSE_PORT_ENV: "1"}
+    env |= {"FIELDSTATION_WORKERS": "1", REUSE_PORT_ENV: "1"}
     env["FIELDSTATION_DATA_DIR"] = str(settings.data_dir.resolve())
     return env
 

@@ -16,6 +16,7 @@ from fieldstation.core.freshness import Freshness, SignalFor, in_process
 from fieldstation.core.gateways import Gateways
 from fieldstation.core.ids import api_secret
 from fieldstation.core.ingest import Ingestor
+from fieldstation.core.leases import Leases
 from fieldstation.core.operations import Operations
 from fieldstation.core.ports import PayloadDecoder, ReadingRenderer, StorePort
 from fieldstation.core.projects import Projects
@@ -45,6 +46,7 @@ class Hub:
     freshness: Freshness
     readings: Readings
     gateways: Gateways
+    leases: Leases
     background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = ()
     """Work the hub's parts need running while it serves (the shared event bus's exchange with the other
     workers); the server starts each as a task."""
@@ -90,5 +92,6 @@ async def build_hub(
         freshness=freshness,
         readings=Readings(store, clock),
         gateways=Gateways(devices, ingestor, operations, events, clock),
+        leases=Leases(store, clock),
         background=background,
     )

@@ -116,6 +116,15 @@ class SettingStore(Protocol):
     async def setting_or_create(self, key: str, value: str) -> str: ...
 
 
+class LeaseStore(Protocol):
+    """Leases on work that must happen once across workers."""
+
+    async def claim_lease(self, name: str, holder: str, now_us: int, ttl_us: int) -> bool:
+        """Take or renew the lease: True when `holder` holds it until now + ttl (it was free, expired, or
+        already its own)."""
+        ...
+
+
 class ProjectStore(Protocol):
     """Projects, the tenants."""
 
@@ -307,6 +316,7 @@ class OperationStore(Protocol):
 
 class StorePort(
     SettingStore,
+    LeaseStore,
     ProjectStore,
     CredentialStore,
     DeviceStore,

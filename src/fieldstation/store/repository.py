@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 
 import orjson
 from sqlalchemy import Row, Select, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -86,6 +87,24 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
             winner = await self.setting(key)
             assert winner is not None
             return winner
+
+    # leases -------------------------------------------------------------------------------------------
+
+    async def claim_lease(self, name: str, holder: str, now_us: int, ttl_us: int) -> bool:
+        """One statement, atomic on both stores: insert, or take over when expired or already ours."""
+        lease = t.leases
+        dialect_insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        stmt = (
+            dialect_insert(lease)
+            .values(name=name, holder=holder, expires_us=now_us + ttl_us)
+            .on_conflict_do_update(
+                index_elements=[lease.c.name],
+                set_={"holder": holder, "expires_us": now_us + ttl_us},
+                where=(lease.c.holder == holder) | (lease.c.expires_us < now_us),
+            )
+        )
+        async with self.engine.begin() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
 
     # projects -----------------------------------------------------------------------------------------
 

@@ -213,6 +213,14 @@ log_lines = Table(
     Index("ix_log_lines_device", "device_id", "container", "logged_us"),
 )
 
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+)
+
 read_cursors = Table(
     "read_cursors",
     metadata,
