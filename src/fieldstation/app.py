@@ -28,7 +28,9 @@ from fieldstation.http.guard import Door, RequestGuard
 from fieldstation.http.responses import JsonResponse
 from fieldstation.http.routes import allowed_methods
 from fieldstation.intake.gateway_link import wheel as agent_wheel
+from fieldstation.intake.gateway_link.client import HubLink
 from fieldstation.intake.gateway_link.runner import gateway_link
+from fieldstation.metrics import RequestMetrics, exposition
 
 log = logging.getLogger("fieldstation")
 
@@ -39,6 +41,7 @@ VIRTUAL_TICK_S = 1
 PURGE_S = 3600
 HUB_MAX_BODY_BYTES = 64 * 1024
 WORKER = os.getpid()
+READY_TIMEOUT_S = 2.0
 CHANGES_CHECK_S = 1
 """Requests see a change at once; sessions with no requests of their own (WebSockets) within this."""
 
@@ -98,6 +101,7 @@ def _check_changes(hub: Hub) -> Callable[[], Awaitable[None]]:
 
 def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     holder = HubHolder()
+    link_holder: list[HubLink | None] = [None]
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -130,7 +134,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         hub.gateways.agent_package = (wheel.name, wheel.sha256)
         wheels[wheel.name] = wheel.data
         try:
-            async with gateway_link(settings, hub):
+            async with gateway_link(settings, hub) as link:
+                link_holder[:] = [link]
                 yield
         finally:
             for task in tasks:
@@ -159,6 +164,20 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         `--workers` apart."""
         return JsonResponse({"status": "ok", "worker": WORKER})
 
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus text format, for every worker of the installation (docs/operations.md)."""
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        """Ready to serve: the store answers, and so does Redis and the gateways' broker where configured.
+        503 with what is not, so that a load balancer sends requests elsewhere."""
+        checks = await readiness(holder(), link_holder)
+        ready = all(state == "ok" for state in checks.values())
+        return JsonResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
     @app.get("/")
     async def index() -> Response:
         return JsonResponse(
@@ -177,7 +196,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     doors = [Door(dialect.mount, dialect.max_body_bytes, dialect.door_error) for dialect in DIALECTS]
     guard = RequestGuard(asgi, doors, Door("", HUB_MAX_BODY_BYTES, hub_error))
     _install_errors(app, guard)
-    return guard
+    return RequestMetrics(guard, tuple(dialect.mount for dialect in DIALECTS))
 
 
 def hub_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -206,3 +225,21 @@ def _install_errors(app: FastAPI, guard: RequestGuard) -> None:
     @app.exception_handler(Exception)
     async def _crash(request: Request, _: Exception) -> Response:
         return guard.door(request.url.path).error(500, "Internal error. Please retry later.", None)
+
+
+async def readiness(hub: Hub, link: list[HubLink | None]) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(hub.store.ping(), READY_TIMEOUT_S)
+        checks["store"] = "ok"
+    except Exception as exc:  # whatever it is, the hub cannot serve
+        checks["store"] = f"unreachable: {exc or type(exc).__name__}"
+    for name, check in hub.readiness:
+        try:
+            await asyncio.wait_for(check(), READY_TIMEOUT_S)
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"unreachable: {exc or type(exc).__name__}"
+    if link[0] is not None:
+        checks["gateway broker"] = "ok" if link[0].connected.is_set() else "not connected"
+    return checks

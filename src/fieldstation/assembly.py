@@ -13,6 +13,7 @@ from fieldstation.core.clock import Clock, SystemClock
 from fieldstation.core.hub import Hub, build_hub
 from fieldstation.core.ratelimit import Limit
 from fieldstation.dialects import Dialect, astrocast, awt, instathings
+from fieldstation.metrics import PrometheusMeters
 from fieldstation.shared.events import RedisEventBus
 from fieldstation.shared.ratelimit import RedisRateLimiter
 from fieldstation.store.change_signal import FileChangeSignal
@@ -45,11 +46,17 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
     engine = connect(settings.database())
     await migrate(engine)
     policy = rate_policy(settings)
+    meters = PrometheusMeters()
     shared: dict[str, Any] = {}
     if settings.redis_url:
         redis = Redis.from_url(settings.redis_url)
-        bus = RedisEventBus(redis)
-        shared = {"limiter": RedisRateLimiter(redis, policy), "events": bus, "background": (bus.run,)}
+        bus = RedisEventBus(redis, meters)
+        shared = {
+            "limiter": RedisRateLimiter(redis, policy),
+            "events": bus,
+            "background": (bus.run,),
+            "readiness": (("redis", redis.ping),),
+        }
         _redis_clients[id(bus)] = redis
     return await build_hub(
         Store(engine),
@@ -58,6 +65,7 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         codecs=CODECS,
         rate_policy=policy,
         changes=lambda topic: FileChangeSignal(settings.data_dir / f"{CHANGES_FILE}.{topic}"),
+        meters=meters,
         **shared,
     )
 

@@ -178,3 +178,18 @@ def test_a_singleton_job_moves_when_its_worker_is_killed(two_workers: LiveServer
         time.sleep(0.5)
     else:
         raise AssertionError(f"the retention lease did not move from worker {victim}: {_holders()}")
+
+
+def test_metrics_and_readiness_speak_for_every_worker(two_workers: LiveServer) -> None:
+    seen = _workers_seen(two_workers.base, tries=30)
+    assert len(seen) == 2
+    for _ in range(4):  # whichever worker answers sums all of them
+        text = httpx.get(f"{two_workers.base}/metrics").text
+        counted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("fieldstation_http_requests_total{") and 'route="healthz"' in line
+        )
+        assert counted >= 30
+    ready = httpx.get(f"{two_workers.base}/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"store": "ok", "redis": "ok"}

@@ -4,9 +4,11 @@ limits and the event bus; this process only starts them, restarts one that dies,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,12 +16,15 @@ import sys
 import time
 from types import FrameType
 
+from prometheus_client.multiprocess import mark_process_dead
+
 from fieldstation.config import Settings
 
 log = logging.getLogger("fieldstation")
 REUSE_PORT_ENV = "FIELDSTATION_REUSE_PORT"
 """Set for a worker: bind the port shared with the other workers."""
 RESTART_PAUSE_S = 1.0
+METRICS_DIR = "metrics"
 
 
 def refusal(settings: Settings) -> str | None:
@@ -69,6 +74,10 @@ def _environment(settings: Settings) -> dict[str, str]:
             json.dumps(value) if isinstance(value, dict | list) else str(value)
         )
     env |= {"FIELDSTATION_WORKERS": "1", REUSE_PORT_ENV: "1"}
+    metrics = settings.data_dir.resolve() / METRICS_DIR
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)  # the workers' metrics, summed by whichever is asked
     env["FIELDSTATION_DATA_DIR"] = str(settings.data_dir.resolve())
     return env
 
@@ -93,6 +102,8 @@ def supervise(settings: Settings) -> int:
         for index, worker in enumerate(workers):
             if worker.poll() is not None and not stopping:
                 log.error("worker %s ended (exit %s); starting another", worker.pid, worker.returncode)
+                with contextlib.suppress(Exception):
+                    mark_process_dead(worker.pid, env["PROMETHEUS_MULTIPROC_DIR"])  # type: ignore[no-untyped-call]
                 time.sleep(RESTART_PAUSE_S)
                 workers[index] = subprocess.Popen(command, env=env)
         time.sleep(0.2)

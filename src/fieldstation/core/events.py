@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Iterator
 
+from fieldstation.core.meters import Meters, NoMeters
 from fieldstation.core.models import Event
 
 log = logging.getLogger("fieldstation.events")
@@ -46,8 +47,9 @@ class _Subscription:
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, meters: Meters | None = None) -> None:
         self._subscriptions: dict[int, set[_Subscription]] = defaultdict(set)
+        self._meters = meters or NoMeters()
 
     def publish(self, event: Event) -> None:
         self.publish_many(event.project_id, [event])
@@ -76,6 +78,7 @@ class EventBus:
         is waiting (the common case for a subscriber that keeps up), else the waiting batches joined."""
         subscription = _Subscription()
         self._subscriptions[project_id].add(subscription)
+        self._meters.subscribers(1)
 
         async def events() -> AsyncIterator[EventBatch]:
             while True:
@@ -94,6 +97,7 @@ class EventBus:
             yield events()
         finally:
             self._forget(project_id, subscription)
+            self._meters.subscribers(-1)
 
     def subscribers(self, project_id: int) -> int:
         return len(self._subscriptions.get(project_id, ()))

@@ -18,6 +18,7 @@ from fieldstation.core.devices import Devices
 from fieldstation.core.errors import InvalidInput, StoreUnavailable
 from fieldstation.core.events import EventBus
 from fieldstation.core.ingest import Ingestor
+from fieldstation.core.meters import Meters, NoMeters
 from fieldstation.core.models import Device, Event, LogLine, NewUplink, Operation, Project
 from fieldstation.core.operations import Operations
 from fieldstation.core.ports import StoredReading
@@ -103,8 +104,15 @@ class SubmittedBatch:
 
 class Gateways:
     def __init__(
-        self, devices: Devices, ingestor: Ingestor, operations: Operations, events: EventBus, clock: Clock
+        self,
+        devices: Devices,
+        ingestor: Ingestor,
+        operations: Operations,
+        events: EventBus,
+        clock: Clock,
+        meters: Meters | None = None,
     ) -> None:
+        self._meters = meters or NoMeters()
         self._devices = devices
         self._ingestor = ingestor
         self._operations = operations
@@ -170,6 +178,7 @@ class Gateways:
         kept["principalIdentifier"] = gateway.certificate_id
         state["status"] = kept
         gateway = await self._devices.update(gateway, link_state=state)
+        self._meters.gateway_link(gateway.short_id, kind == "connected")
         log.info("gateway %s %s (%s)", gateway.short_id, kind, kept.get("disconnectReason", "session up"))
         await self._publish(project, kind, gateway)
 
@@ -201,6 +210,7 @@ class Gateways:
                 pending,
             )
         state = dict(gateway.link_state or {}) | {"outbox": kept}
+        self._meters.outbox(gateway.short_id, kept["pending"])
         await self._devices.update(gateway, link_state=state)
 
     async def pairing(self, project: Project, gateway: Device, device_id: str, event: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from fieldstation.core.gateways import Gateways
 from fieldstation.core.ids import api_secret
 from fieldstation.core.ingest import Ingestor
 from fieldstation.core.leases import Leases
+from fieldstation.core.meters import MeteredLimiter, Meters, NoMeters
 from fieldstation.core.operations import Operations
 from fieldstation.core.ports import PayloadDecoder, ReadingRenderer, StorePort
 from fieldstation.core.projects import Projects
@@ -47,6 +48,9 @@ class Hub:
     readings: Readings
     gateways: Gateways
     leases: Leases
+    meters: Meters
+    readiness: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = ()
+    """What else must answer for the hub to be ready (Redis), by name."""
     background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = ()
     """Work the hub's parts need running while it serves (the shared event bus's exchange with the other
     workers); the server starts each as a task."""
@@ -63,6 +67,8 @@ async def build_hub(
     limiter: RateLimiter | None = None,
     events: EventBus | None = None,
     background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = (),
+    meters: Meters | None = None,
+    readiness: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = (),
 ) -> Hub:
     """Wire the services. The token signing secret is made at the first start and kept in the store, so
     that every worker of one installation accepts the others' tokens. `changes` gives the signals the
@@ -71,9 +77,10 @@ async def build_hub(
     secret = await store.setting_or_create(TOKEN_SECRET_SETTING, api_secret(48))
     freshness = Freshness(changes or in_process)
     devices = Devices(store, clock, freshness, codecs, renderer)
-    events = events or EventBus()
-    ingestor = Ingestor(store, clock, renderer, events, devices, codecs)
-    limiter = limiter or MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock)
+    meters = meters or NoMeters()
+    events = events or EventBus(meters)
+    ingestor = Ingestor(store, clock, renderer, events, devices, codecs, meters)
+    limiter = MeteredLimiter(limiter or MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock), meters)
     operations = Operations(store, clock, events)
     return Hub(
         store=store,
@@ -91,7 +98,9 @@ async def build_hub(
         virtual=VirtualDevices(store, clock, ingestor),
         freshness=freshness,
         readings=Readings(store, clock),
-        gateways=Gateways(devices, ingestor, operations, events, clock),
+        gateways=Gateways(devices, ingestor, operations, events, clock, meters),
         leases=Leases(store, clock),
         background=background,
+        meters=meters,
+        readiness=readiness,
     )

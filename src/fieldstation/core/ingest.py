@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from fieldstation.core.devices import Devices
 from fieldstation.core.errors import StoreUnavailable
 from fieldstation.core.events import EventBus
 from fieldstation.core.ids import ordered_guid
+from fieldstation.core.meters import Meters, NoMeters
 from fieldstation.core.models import Device, Event, NewUplink, Project
 from fieldstation.core.ports import (
     UID_KEY,
@@ -63,7 +65,9 @@ class Ingestor:
         events: EventBus,
         devices: Devices,
         codecs: PayloadDecoder,
+        meters: Meters | None = None,
     ) -> None:
+        self._meters = meters or NoMeters()
         self._store = store
         self._codecs = codecs
         self._clock = clock
@@ -273,6 +277,7 @@ class Ingestor:
 
     async def _commit(self, batch: _Batch) -> None:
         results: list[StoredReading | Exception | None] = [None] * len(batch.items)
+        started = time.perf_counter()
         try:
             await self._write(batch.items, 0, results)
         except Exception as exc:  # the writer serves every project: it must outlive any batch
@@ -286,6 +291,9 @@ class Ingestor:
             if isinstance(result, StoredReading)
         ]
         items, stored = [item for item, _ in committed], [result for _, result in committed]
+        duplicates = sum(1 for result in stored if result.duplicate)
+        self._meters.batch(len(batch.items), time.perf_counter() - started)
+        self._meters.uplinks(len(stored) - duplicates, duplicates, len(batch.items) - len(stored))
         try:  # before the answers, so that a client reading its device after a 201 sees the new version
             await self._follow_versions(items, stored)
         except Exception:  # what follows a commit must never cost the writer (or the acknowledged uplinks)

@@ -326,3 +326,7 @@ class StorePort(
     Protocol,
 ):
     """All of the store: what the hub is assembled with. Each service asks for the narrow ports it uses."""
+
+    async def ping(self) -> None:
+        """Raises when the store cannot be reached (readiness)."""
+        ...

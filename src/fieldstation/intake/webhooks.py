@@ -138,6 +138,7 @@ class WebhookFront:
         await self.app(scope, receive, send)
 
     async def _receive(self, scope: Scope, receive: Receive, send: Send, network: Network) -> None:
+        scope["fieldstation.route"] = f"{network.name}_webhook"  # the metrics' route label
         try:
             delivery = await _delivery(scope, receive)
         except ClientDisconnect:
@@ -164,8 +165,10 @@ async def _outcome(
     try:
         return await receive_uplink(hub, delivery, network)
     except Refused as refused:
+        hub.meters.refused(network.name, refused.why.value)
         return render(refused)
     except StoreUnavailable:
+        hub.meters.refused(network.name, Refusal.UNAVAILABLE.value)
         return render(Refused(Refusal.UNAVAILABLE))
 
 

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from fieldstation.core.events import EventBus
+from fieldstation.core.meters import Meters
 from fieldstation.core.models import Event
 
 log = logging.getLogger("fieldstation.events")
@@ -25,8 +26,8 @@ RECONNECT_S = 1.0
 
 
 class RedisEventBus(EventBus):
-    def __init__(self, redis: Redis) -> None:
-        super().__init__()
+    def __init__(self, redis: Redis, meters: Meters | None = None) -> None:
+        super().__init__(meters)
         self._redis = redis
         self._origin = uuid.uuid4().hex
         self._outgoing: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(maxsize=10_000)

@@ -88,6 +88,11 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
             assert winner is not None
             return winner
 
+    async def ping(self) -> None:
+        """Raises when the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
     # leases -------------------------------------------------------------------------------------------
 
     async def claim_lease(self, name: str, holder: str, now_us: int, ttl_us: int) -> bool:
