@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+REUSE_PORT_ENV = "FIELDSTATION_REUSE_PORT"
+"""Set by `serve --workers` for each of its workers: bind the port shared with the others."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIELDSTATION_", extra="ignore")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import ssl
 import subprocess
@@ -34,12 +35,13 @@ SHELLY_TYPE = "01c2fd9f-fb3a-45cf-8be3-97e00b7510c6"
 BRIDGE_TYPE = "7e1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7"
 
 
-def cli(data_dir: Path, *args: str) -> str:
+def cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "fieldstation", *args, "--data-dir", str(data_dir)],
         check=True,
         capture_output=True,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     return done.stdout
 
@@ -77,13 +79,22 @@ class Events:
 
 
 class Site:
-    def __init__(self, root: Path, *, embedded: bool = False) -> None:
-        """With Mosquitto (the production set-up), or with the hub's embedded broker."""
+    def __init__(
+        self,
+        root: Path,
+        *,
+        embedded: bool = False,
+        hub_env: dict[str, str] | None = None,
+        hub_args: tuple[str, ...] = (),
+    ) -> None:
+        """With Mosquitto (the production set-up), or with the hub's embedded broker; `hub_env` and
+        `hub_args` add to the hub's settings (several workers, say)."""
         self.root = root
         self.data_dir = root / "hub"
         self.data_dir.mkdir(parents=True)
         self.broker_port = free_port()
         self.broker: Mosquitto | None = None
+        shared = hub_env or {}  # the hub's database, for the CLI as for the server
         if embedded:
             self.hub_env = {"FIELDSTATION_MQTT_PORT": str(self.broker_port)}
         else:
@@ -95,13 +106,16 @@ class Site:
                 str(self.broker_port),
                 "--host",
                 "127.0.0.1",
+                env=shared,
             )
             (root / "mosquitto.conf").write_text(config)
             self.broker = Mosquitto(root / "mosquitto.conf", self.broker_port)
             self.broker.start()
             self.hub_env = {"FIELDSTATION_MQTT_URL": f"mqtts://127.0.0.1:{self.broker_port}"}
-        self.server: LiveServer = start_server(self.data_dir, env=self.hub_env)
-        cli(self.data_dir, "project", "configure", "demo", "--instathings-env", "live")
+        self.hub_env |= shared
+        self.hub_args = hub_args
+        self.server: LiveServer = start_server(self.data_dir, *hub_args, env=self.hub_env)
+        cli(self.data_dir, "project", "configure", "demo", "--instathings-env", "live", env=shared)
         credentials = self.server.demo_credentials()["instathings"]
         token = httpx.post(
             f"{self.api}/authentication/v1/oauth/token",
@@ -158,7 +172,7 @@ class Site:
     def restart_hub(self) -> None:
         self.server.process.terminate()
         self.server.process.wait(timeout=15)
-        self.server = start_server(self.data_dir, env=self.hub_env)
+        self.server = start_server(self.data_dir, *self.hub_args, env=self.hub_env)
         self.http.base_url = httpx.URL(self.api + "/")
 
     def stop_agent(self, sig: int = signal.SIGTERM) -> None:

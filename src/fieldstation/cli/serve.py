@@ -27,8 +27,8 @@ from fieldstation.cli.common import (
     run,
     settings_for,
 )
-from fieldstation.cli.workers import REUSE_PORT_ENV, refusal, shared_socket, supervise
-from fieldstation.config import Settings
+from fieldstation.cli.workers import refusal, shared_socket, supervise
+from fieldstation.config import REUSE_PORT_ENV, Settings
 from fieldstation.core.hub import Hub
 from fieldstation.logs import setup_logging
 

@@ -18,11 +18,9 @@ from types import FrameType
 
 from prometheus_client.multiprocess import mark_process_dead
 
-from fieldstation.config import Settings
+from fieldstation.config import REUSE_PORT_ENV, Settings
 
 log = logging.getLogger("fieldstation")
-REUSE_PORT_ENV = "FIELDSTATION_REUSE_PORT"
-"""Set for a worker: bind the port shared with the other workers."""
 RESTART_PAUSE_S = 1.0
 METRICS_DIR = "metrics"
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import ssl
 from collections import defaultdict
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ from fieldstation.link.topics import Address
 log = logging.getLogger("fieldstation.link")
 
 HUB_CLIENT_ID = "fieldstation-hub"
+SHARE_GROUP = "fieldstation-hub"
 RECONNECT_S = (0.5, 1, 2, 5)
 KEEPALIVE_S = 15
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
@@ -65,10 +68,17 @@ class HubLink:
     """Connects, subscribes, handles; reconnects when the broker goes away. `send` is the core's way
     down."""
 
-    def __init__(self, hub: Hub, broker: BrokerAddress, client_id: str = HUB_CLIENT_ID) -> None:
+    def __init__(self, hub: Hub, broker: BrokerAddress, *, one_of_several: bool = False) -> None:
+        """`one_of_several`: a worker of `serve --workers`. The workers share the gateways' traffic through
+        an MQTT shared subscription (each message goes to one of them), each with a client id of its own;
+        alone, the hub keeps one persistent session, so that what gateways publish while it restarts waits
+        for it."""
         self._hub = hub
         self._broker = broker
-        self._client_id = client_id
+        self._shared = one_of_several
+        self._client_id = (
+            f"{HUB_CLIENT_ID}-{socket.gethostname()}-{os.getpid()}" if one_of_several else HUB_CLIENT_ID
+        )
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._handlers = asyncio.Semaphore(MAX_HANDLERS)
@@ -87,14 +97,15 @@ class HubLink:
                     self._broker.host,
                     self._broker.port,
                     identifier=self._client_id,
-                    clean_session=False,  # what gateways publish while the hub restarts waits for it
+                    clean_session=not self._shared,
                     keepalive=KEEPALIVE_S,
                     tls_context=self._broker.tls,
                     timeout=10,
                     socket_options=topics.NO_DELAY,
                 ) as client:
                     for topic_filter in topics.hub_subscriptions(ENVS):
-                        await client.subscribe(topic_filter, qos=1)
+                        shared = f"$share/{SHARE_GROUP}/{topic_filter}" if self._shared else topic_filter
+                        await client.subscribe(shared, qos=1)
                     self._client = client
                     self._connected.set()
                     attempt = 0

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sys
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-from fieldstation.config import Settings
+from fieldstation.config import REUSE_PORT_ENV, Settings
 from fieldstation.core.hub import Hub
 from fieldstation.intake.gateway_link.client import BrokerAddress, HubLink, tls_context
 from fieldstation.intake.gateway_link.pki import LinkFiles, link_files
@@ -66,6 +67,7 @@ async def gateway_link(settings: Settings, hub: Hub) -> AsyncIterator[HubLink | 
             BrokerAddress(
                 host, port, tls_context(str(files.ca), str(files.hub_certificate), str(files.hub_key))
             ),
+            one_of_several=bool(os.environ.get(REUSE_PORT_ENV)),  # set for each worker of several
         )
     except (LinkError, OSError) as exc:
         log.error("the gateways' link is off: %s", exc)
