@@ -30,7 +30,12 @@ class Server:
     With `command`, another server module instead (the bare-ASGI ceiling)."""
 
     def __init__(
-        self, data_dir: Path, *, env: dict[str, str] | None = None, command: list[str] | None = None
+        self,
+        data_dir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.port = free_port()
         limits = json.dumps(dict.fromkeys(RATE_POLICY, 0))
@@ -43,6 +48,7 @@ class Server:
                 str(self.port),
                 "--data-dir",
                 str(data_dir),
+                *args,
             ]
         else:
             command = [*command, str(self.port)]

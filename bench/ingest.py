@@ -25,6 +25,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 
 from bench.common import CACHE, Server
@@ -41,8 +42,8 @@ TARGET_RATE = 5_000
 TEMPLATE = json.loads((Path(__file__).parent.parent / "tests/golden/networks/ttn_v3_uplink.json").read_text())
 
 
-async def prepare(data_dir: Path) -> dict[str, str]:
-    hub = await open_hub(Settings(data_dir=data_dir, demo=False))
+async def prepare(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
+    hub = await open_hub(Settings(data_dir=data_dir, demo=False, database_url=database_url))
     try:
         created = await hub.projects.create("bench")
         for n in range(1, TAGS + 1):
@@ -151,12 +152,25 @@ def measure(
     return result
 
 
-def rows(data_dir: Path) -> tuple[int, int]:
+def rows(data_dir: Path, database_url: str | None = None) -> tuple[int, int]:
+    if database_url is not None:
+        return asyncio.run(_pg_rows(database_url))
     with sqlite3.connect(data_dir / "fieldstation.db") as db:
         return (
             db.execute("SELECT count(*) FROM uplinks").fetchone()[0],
             db.execute("SELECT count(*) FROM readings").fetchone()[0],
         )
+
+
+async def _pg_rows(database_url: str) -> tuple[int, int]:
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        return (
+            await connection.fetchval("SELECT count(*) FROM uplinks"),
+            await connection.fetchval("SELECT count(*) FROM readings"),
+        )
+    finally:
+        await connection.close()
 
 
 def main() -> None:
@@ -165,26 +179,40 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--connections", type=int, default=128)
+    parser.add_argument(
+        "--database-url", help="PostgreSQL (an empty database) instead of SQLite: postgresql+asyncpg://..."
+    )
+    parser.add_argument("--redis-url", help="Redis, with --workers above 1")
+    parser.add_argument("--workers", type=int, default=1)
     options = parser.parse_args()
     data_dir = CACHE / "ingest"
     shutil.rmtree(data_dir, ignore_errors=True)
-    headers = webhook_headers(asyncio.run(prepare(data_dir)))
+    headers = webhook_headers(asyncio.run(prepare(data_dir, options.database_url)))
+    store_env = {
+        name: value
+        for name, value in (
+            ("FIELDSTATION_DATABASE_URL", options.database_url),
+            ("FIELDSTATION_REDIS_URL", options.redis_url),
+        )
+        if value
+    }
+    worker_args = ("--workers", str(options.workers), "--mqtt-port", "0") if options.workers > 1 else ()
     short = min(10.0, options.seconds)
     bare = Server(CACHE / "bare", command=["bench.bare_asgi"])
     try:
         bare_asgi = measure(bare, "bare", headers, short, options.connections)
     finally:
         bare.stop()
-    server = Server(data_dir)
+    server = Server(data_dir, env=store_env, args=worker_args)
     try:
         noop = measure(server, "noop", headers, short, options.connections)
         uplinks = measure(server, "uplinks", headers, options.seconds, options.connections)
-        after_new = rows(data_dir)
+        after_new = rows(data_dir, options.database_url)
         duplicates = measure(server, "uplinks", headers, options.seconds, options.connections,
                              repeat_of=after_new[0])  # fmt: skip
     finally:
         server.stop()
-    after_repeats = rows(data_dir)
+    after_repeats = rows(data_dir, options.database_url)
     share = uplinks["per_second"] / bare_asgi["per_second"]
     print(json.dumps({"bare_asgi_post": bare_asgi, "noop_post": noop, "uplinks": uplinks,
                       "duplicates": duplicates, "uplink_and_reading_rows": after_repeats,
