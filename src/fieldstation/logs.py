@@ -88,5 +88,11 @@ def setup_logging(level: str, log_format: LogFormat) -> logging.handlers.QueueLi
     if root.level > logging.DEBUG:  # Alembic says what it is at every start; the hub says what it upgraded
         logging.getLogger("alembic").setLevel(logging.WARNING)
     listener.start()
-    atexit.register(listener.stop)
+    atexit.register(_stop_once, listener)
     return listener
+
+
+def _stop_once(listener: logging.handlers.QueueListener) -> None:
+    """At exit, unless stopped already (`serve` stops it itself before a signal ends the process)."""
+    if listener._thread is not None:
+        listener.stop()
