@@ -147,6 +147,16 @@ class LiveServer:
     def demo_credentials(self) -> dict[str, Any]:
         return dict(json.loads((self.data_dir / "demo-credentials.json").read_text()))
 
+    def instathings_token(self) -> str:
+        """An access token of the demo project's Instathings client, over HTTP."""
+        client = self.demo_credentials()["instathings"]
+        response = httpx.post(
+            f"{self.base}/instathings/authentication/v1/oauth/token",
+            json={"clientId": client["client_id"], "clientSecret": client["client_secret"]},
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
 
 def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> LiveServer:
     port = free_port()

@@ -116,11 +116,7 @@ class Site:
         self.hub_args = hub_args
         self.server: LiveServer = start_server(self.data_dir, *hub_args, env=self.hub_env)
         cli(self.data_dir, "project", "configure", "demo", "--instathings-env", "live", env=shared)
-        credentials = self.server.demo_credentials()["instathings"]
-        token = httpx.post(
-            f"{self.api}/authentication/v1/oauth/token",
-            json={"clientId": credentials["client_id"], "clientSecret": credentials["client_secret"]},
-        ).json()["access_token"]
+        token = self.server.instathings_token()
         self.http = httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {token}"}, timeout=10)
         self.gateway = self.call(
             "POST", "/device/v1/devices", json={"name": "gw", "isGateway": True, "type": GATEWAY_TYPE}

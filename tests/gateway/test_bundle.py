@@ -24,13 +24,8 @@ def _bundle(tmp_path: Path) -> tuple[zipfile.ZipFile, str, subprocess.Popen[byte
     data_dir.mkdir()
     server = start_server(data_dir)
     cli(data_dir, "project", "configure", "demo", "--instathings-env", "live")
-    credentials = server.demo_credentials()["instathings"]
     api = f"{server.base}/instathings"
-    token = httpx.post(
-        f"{api}/authentication/v1/oauth/token",
-        json={"clientId": credentials["client_id"], "clientSecret": credentials["client_secret"]},
-    ).json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = {"Authorization": f"Bearer {server.instathings_token()}"}
     gateway = httpx.post(
         f"{api}/device/v1/devices", json={"name": "gw", "isGateway": True, "type": GATEWAY_TYPE}, headers=auth
     ).json()

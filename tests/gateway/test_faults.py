@@ -65,7 +65,8 @@ class Counter:
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, SilentLink, Mosquitto, Path]]:
     root = tmp_path_factory.mktemp("faults")
-    site = Site(root)
+    # The check pages through thousands of records a second: the Instathings client limit is lifted.
+    site = Site(root, hub_env={"FIELDSTATION_RATE_LIMITS": '{"instathings.client": 0}'})
     link = SilentLink(site.broker_port)
     bridge_port = free_port()
     (root / "bridge.conf").write_text(

@@ -96,12 +96,8 @@ def test_fifty_concurrent_calls_of_a_rate_limited_endpoint_admit_exactly_one(two
 def test_a_websocket_event_crosses_workers(two_workers: LiveServer) -> None:
     """Twenty subscribers, spread over both workers by the kernel, all receive the data of a virtual
     device, produced by whichever worker claims its tick."""
-    instathings = two_workers.demo_credentials()["instathings"]
     api = f"{two_workers.base}/instathings"
-    token = httpx.post(
-        f"{api}/authentication/v1/oauth/token",
-        json={"clientId": instathings["client_id"], "clientSecret": instathings["client_secret"]},
-    ).json()["access_token"]
+    token = two_workers.instathings_token()
     auth = {"Authorization": f"Bearer {token}"}
     project = httpx.get(f"{api}/device/v1/devices", headers=auth).json()[0]["projectId"]
     url = (
