@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from fieldstation.codecs import CODECS
 from fieldstation.config import Settings
@@ -21,6 +21,8 @@ from fieldstation.store.database import connect, migrate
 from fieldstation.store.repository import Store
 
 DIALECTS: tuple[Dialect, ...] = (awt.DIALECT, astrocast.DIALECT, instathings.DIALECT)
+REDIS_CONNECTIONS = 64
+REDIS_WAIT_S = 5.0
 CHANGES_FILE = "changes"
 """In the data dir, `changes.credentials`, `changes.projects`, `changes.devices`: where the processes of one
 installation announce their changes (core/freshness.py)."""
@@ -49,7 +51,12 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
     meters = PrometheusMeters()
     shared: dict[str, Any] = {}
     if settings.redis_url:
-        redis = Redis.from_url(settings.redis_url)
+        # Blocking: a burst of requests waits for a connection (redis-py's default pool refuses past 100,
+        # which a burst of 300 new clients made into 503s).
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
+        )
+        redis = Redis(connection_pool=pool)
         bus = RedisEventBus(redis, meters)
         shared = {
             "limiter": RedisRateLimiter(redis, policy),

@@ -93,11 +93,14 @@ class Authenticator:
             # Counted as a guess too: otherwise a 429 would tell a right username from a wrong one.
             await self._may_guess(credential, client, now)
             raise Unauthorized("wrong username or password")
-        # Concurrent calls with the same credentials (a webhook's first burst) wait for one verification.
+        # Concurrent calls with the same credentials (a webhook's first burst) wait for one verification,
+        # which counts as one guess. It is registered before any wait: a limiter that waits (Redis, shared
+        # by several workers) must not let the burst count as a burst of guesses.
         pending = self._verifying.get(proof)
         if pending is None:
-            await self._may_guess(credential, client, now)
-            pending = asyncio.ensure_future(self._verify(credential.password_hash, secret))
+            pending = asyncio.ensure_future(
+                self._guess(credential, client, now, credential.password_hash, secret)
+            )
             self._verifying[proof] = pending
             pending.add_done_callback(lambda _: self._verifying.pop(proof, None))
         if not await asyncio.shield(pending):
@@ -111,6 +114,12 @@ class Authenticator:
         await self._limiter.hit(who, GUESS_PER_CLIENT)
         if self._trusted.get(who, 0) <= now:
             await self._limiter.hit(str(credential.id), GUESS_PER_CREDENTIAL)
+
+    async def _guess(
+        self, credential: Credential, client: str | None, now: int, password_hash: str, secret: str
+    ) -> bool:
+        await self._may_guess(credential, client, now)
+        return await self._verify(password_hash, secret)
 
     async def _verify(self, password_hash: str, secret: str) -> bool:
         async with self._argon2:
