@@ -88,6 +88,10 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Sil
         site.close()
 
 
+def _total(site: Site, device: str) -> int:
+    return int(site.call("GET", f"/device/v1/devices/{device}/data", params={"perPage": 1})["totalItems"])
+
+
 def _records(site: Site, device: str) -> list[int]:
     numbers: list[int] = []
     page = 1
@@ -141,12 +145,15 @@ def test_every_record_arrives_once_in_order_through_every_fault(
         time.sleep(3)
     finally:
         sent = counter.stop()
-    deadline = time.monotonic() + 60
+    # Pages are newest first: they are read once the total has stopped growing, or they would shift.
+    deadline, total = time.monotonic() + 60, -1
     while time.monotonic() < deadline:
-        numbers = _records(site, device["id"])
-        if len(numbers) >= sent:
-            break
         time.sleep(1)
+        now = _total(site, device["id"])
+        if now >= sent and now == total:
+            break
+        total = now
+    numbers = _records(site, device["id"])
     missing = sorted(set(range(1, sent + 1)) - set(numbers))
     doubled = len(numbers) - len(set(numbers))
     assert not missing and not doubled, (
