@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,17 +29,13 @@ from fieldstation.core.models import CredentialKind, Device, NewDevice, NewUplin
 from fieldstation.core.ports import StoredReading
 from fieldstation.core.projects import CreatedProject
 from fieldstation.dialects.awt.rate_limits import RATE_POLICY
+from tests.backends import POSTGRES, SQLITE, Backend, SharedServers, runs_twice, shared_servers
+from tests.services import free_port
 
 T = TypeVar("T")
 GOLDEN = Path(__file__).parent / "golden"
 NO_RATE_LIMITS = dict.fromkeys(RATE_POLICY, 0.0)
 START_S = 1_790_000_000  # 2026-09-21
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Harness:
@@ -109,30 +104,62 @@ def token_headers(created: CreatedProject) -> dict[str, str]:
     return {"X-API-KEY": awt.api_key, "Authorization": basic(awt.credential.username, awt.password)}
 
 
-def _harness(tmp_path: Path, rate_limits: dict[str, float]) -> Iterator[Harness]:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The dialects' suites run on both backends (tests/backends.py); every other test on SQLite."""
+    if "backend" in metafunc.fixturenames:
+        both = runs_twice(metafunc.definition.path, Path(__file__).parent.parent)
+        backends = [SQLITE, POSTGRES] if both else [SQLITE]
+        metafunc.parametrize("backend", backends, indirect=True, scope="session", ids=backends)
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[SharedServers]:
+    with shared_servers() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest, servers: SharedServers) -> Backend:
+    """Where a hub started by this test keeps its state; call it for the settings of a fresh one."""
+    name = getattr(request, "param", SQLITE)
+    return Backend(name, servers)
+
+
+def _harness(tmp_path: Path, rate_limits: dict[str, float], backend: Backend) -> Iterator[Harness]:
     clock = FakeClock(START_S * MICROS)
-    settings = Settings(data_dir=tmp_path, demo=False, rate_limits=rate_limits)
+    environment = backend.environment()
+    settings = Settings(
+        data_dir=tmp_path,
+        demo=False,
+        rate_limits=rate_limits,
+        database_url=environment.get("FIELDSTATION_DATABASE_URL"),
+        redis_url=environment.get("FIELDSTATION_REDIS_URL"),
+    )
     with TestClient(create_app(settings, clock), raise_server_exceptions=False) as client:
         yield Harness(client, clock)
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
+def harness(tmp_path: Path, backend: Backend) -> Iterator[Harness]:
     """Rate limits lifted, so that golden tests can call freely; see `limited` for the seed's limits."""
-    yield from _harness(tmp_path, NO_RATE_LIMITS)
+    yield from _harness(tmp_path, NO_RATE_LIMITS, backend)
 
 
 @pytest.fixture
-def limited(tmp_path: Path) -> Iterator[Harness]:
+def limited(tmp_path: Path, backend: Backend) -> Iterator[Harness]:
     """The seed's rate limits, on a fake clock."""
-    yield from _harness(tmp_path, {})
+    yield from _harness(tmp_path, {}, backend)
 
 
 class LiveServer:
-    def __init__(self, base: str, data_dir: Path, process: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, base: str, data_dir: Path, process: subprocess.Popen[bytes], env: dict[str, str]
+    ) -> None:
         self.base = base
         self.data_dir = data_dir
         self.process = process
+        self.env = env
+        """The server's environment: the CLI reaches its store with the same settings."""
 
     def cli(self, *args: str) -> Any:
         """Run the `fieldstation` command against this server's data dir; parse its JSON output."""
@@ -141,6 +168,7 @@ class LiveServer:
             check=True,
             capture_output=True,
             text=True,
+            env=self.env,
         )
         return json.loads(out.stdout)
 
@@ -161,6 +189,7 @@ class LiveServer:
 def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> LiveServer:
     port = free_port()
     log = (data_dir.parent / f"server-{port}.log").open("wb")
+    environment = {**os.environ, "FIELDSTATION_ACCESS_LOG": "0", **(env or {})}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -175,7 +204,7 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "FIELDSTATION_ACCESS_LOG": "0", **(env or {})},
+        env=environment,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -184,7 +213,7 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
             raise RuntimeError(f"server exited with {process.returncode}: {Path(log.name).read_text()}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return LiveServer(base, data_dir, process)
+                return LiveServer(base, data_dir, process, environment)
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
@@ -192,9 +221,9 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterator[LiveServer]:
     """A real `fieldstation serve` process on a new data dir (so with the demo project), seed rate limits."""
-    server = start_server(tmp_path_factory.mktemp("live") / "data")
+    server = start_server(tmp_path_factory.mktemp("live") / "data", env=backend.environment())
     yield server
     server.process.terminate()
     server.process.wait(timeout=10)

@@ -17,7 +17,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def postgres_database(server_url: str, name: str, template: str | None = None) -> str:
+    """Create database `name` on a throwaway server (a copy of `template` if given); its URL."""
+    createdb = _postgres_bin("createdb")
+    assert createdb is not None
+    host_port = server_url.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    copy = ["-T", template] if template else []
+    made = subprocess.run(
+        [createdb, "-h", host, "-p", port, "-U", "fieldstation", *copy, name], capture_output=True
+    )
+    if made.returncode != 0:
+        raise RuntimeError(f"createdb {name} failed: {made.stderr.decode()}")
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def missing(what: str) -> None:

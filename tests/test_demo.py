@@ -53,12 +53,12 @@ def test_a_week_of_hourly_fixes_with_a_few_failures(harness: Harness) -> None:
 
 def test_catch_up_adds_the_hours_that_passed(harness: Harness) -> None:
     created = _demo_project(harness)
-    before = harness.run(lambda: harness.hub.store.last_reading_id(created.project.id))
+    before = harness.run(lambda: harness.hub.store.commit_horizon(created.project.id))
     assert harness.run(lambda: demo.Demo(harness.hub).catch_up(created.project)) == 0
     harness.clock.advance(3 * 3600)
     added = harness.run(lambda: demo.Demo(harness.hub).catch_up(created.project))
     assert added == 3 * len(demo.ANIMALS)
-    assert harness.run(lambda: harness.hub.store.last_reading_id(created.project.id)) == before + added
+    assert harness.run(lambda: harness.hub.store.commit_horizon(created.project.id)) == before + added
 
 
 def test_latest_data_has_the_last_day(harness: Harness) -> None:

@@ -49,6 +49,7 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
     await migrate(engine)
     policy = rate_policy(settings)
     meters = PrometheusMeters()
+    clock = clock or SystemClock()
     shared: dict[str, Any] = {}
     if settings.redis_url:
         # Blocking: a burst of requests waits for a connection (redis-py's default pool refuses past 100,
@@ -59,7 +60,7 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         redis = Redis(connection_pool=pool)
         bus = RedisEventBus(redis, meters)
         shared = {
-            "limiter": RedisRateLimiter(redis, policy),
+            "limiter": RedisRateLimiter(redis, policy, clock),
             "events": bus,
             "background": (bus.run,),
             "readiness": (("redis", redis.ping),),
@@ -67,7 +68,7 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         _redis_clients[id(bus)] = redis
     return await build_hub(
         Store(engine),
-        clock or SystemClock(),
+        clock,
         renderer=awt.RENDERER,
         codecs=CODECS,
         rate_policy=policy,

@@ -80,7 +80,7 @@ async def _round_trip(url: str) -> None:
             for item in chunk
         ]
         assert [r["timestamp"] for r in page] == [1_789_999_001, 1_789_999_002]
-        assert await hub.store.last_reading_id(created.project.id) > 0
+        assert await hub.store.commit_horizon(created.project.id) > 0
         uplinks = [
             u
             for chunk in [c async for c in hub.store.stream_uplinks(UplinkFilter(created.project.id))]

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import LiveServer, free_port, start_server
-from tests.services import postgres_server, redis_server
+from tests.backends import SharedServers
+from tests.conftest import LiveServer, basic, free_port, start_server, ttn_uplink
 
 VIRTUAL_TYPE = "5f0d7b9a-0c1e-4d2f-9a3b-4c5d6e7f8a9b"
 
@@ -55,19 +55,17 @@ DATABASE: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with postgres_server() as database, redis_server() as redis:
-        DATABASE["url"] = database
-        server = start_server(
-            tmp_path_factory.mktemp("workers") / "data",
-            "--workers", "2", "--mqtt-port", "0",
-            env={"FIELDSTATION_DATABASE_URL": database, "FIELDSTATION_REDIS_URL": redis},
-        )  # fmt: skip
-        try:
-            yield server
-        finally:
-            server.process.terminate()
-            server.process.wait(timeout=30)
+def two_workers(tmp_path_factory: pytest.TempPathFactory, servers: SharedServers) -> Iterator[LiveServer]:
+    environment = servers.environment()
+    DATABASE["url"] = environment["FIELDSTATION_DATABASE_URL"]
+    server = start_server(
+        tmp_path_factory.mktemp("workers") / "data", "--workers", "2", "--mqtt-port", "0", env=environment
+    )
+    try:
+        yield server
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
 
 
 def _workers_seen(base: str, tries: int = 40) -> set[int]:
@@ -133,8 +131,6 @@ def test_a_websocket_event_crosses_workers(two_workers: LiveServer) -> None:
 
 
 def _awt_token(base: str, awt: dict[str, Any]) -> str:
-    from tests.conftest import basic
-
     response = httpx.post(
         f"{base}/awt/v2/token",
         headers={"X-API-KEY": awt["api_key"], "Authorization": basic(awt["username"], awt["password"])},
@@ -189,3 +185,58 @@ def test_metrics_and_readiness_speak_for_every_worker(two_workers: LiveServer) -
         assert counted >= 30
     ready = httpx.get(f"{two_workers.base}/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"store": "ok", "redis": "ok"}
+
+
+def _stored_uids() -> set[str]:
+    async def read() -> set[str]:
+        connection = await asyncpg.connect(DATABASE["url"].replace("+asyncpg", ""))
+        try:
+            return {row["uid"] for row in await connection.fetch("SELECT uid FROM readings")}
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+def test_nothing_acknowledged_is_lost_when_a_worker_is_killed_under_load(two_workers: LiveServer) -> None:
+    """Sixteen uplink streams over both workers; one worker is SIGKILLed after 200 uplinks got their 201.
+    Its open requests fail (never acknowledged), the other worker goes on, the supervisor starts a new one:
+    every uplink that got a 201 is in the database."""
+    awt = two_workers.demo_credentials()["awt"]
+    eui = "70B3D5499A0C0001"
+    two_workers.cli("device", "add", "--project", "demo", "--tag-id", "64001", "--eui", eui)
+    headers = {"X-API-KEY": awt["api_key"], "Authorization": basic(awt["username"], awt["password"])}
+    victim = next(iter(_workers_seen(two_workers.base)))
+    acknowledged: list[str] = []
+    failed = 0
+
+    async def load() -> None:
+        nonlocal failed
+        limits = httpx.Limits(max_connections=16)
+        async with httpx.AsyncClient(
+            base_url=two_workers.base, headers=headers, timeout=10, limits=limits
+        ) as client:
+            semaphore = asyncio.Semaphore(16)
+
+            async def one(n: int) -> None:
+                nonlocal failed
+                async with semaphore:
+                    try:
+                        response = await client.post("/awt/v2/ttn-webhook", content=ttn_uplink(eui, 64001, n))
+                    except httpx.HTTPError:
+                        failed += 1
+                        return
+                    if response.status_code == 201:
+                        acknowledged.append(response.json()["recordId"])
+                        if len(acknowledged) == 200:
+                            os.kill(victim, signal.SIGKILL)
+
+            await asyncio.gather(*(one(n) for n in range(1, 1_501)))
+
+    asyncio.run(load())
+    assert len(acknowledged) >= 200, "the load reached the kill"
+    assert victim not in _workers_seen(two_workers.base), "the killed worker was replaced"
+    missing = set(acknowledged) - _stored_uids()
+    assert not missing, (
+        f"{len(missing)} of {len(acknowledged)} acknowledged uplinks were lost ({failed} failed)"
+    )

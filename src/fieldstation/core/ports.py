@@ -61,8 +61,10 @@ class ReadingWindow:
     since_us: int
     until_us: int
     device_id: int | None = None
-    after_id: int | None = None
-    up_to_id: int | None = None
+    after_position: int | None = None
+    """Commit positions (`ReadingStore.commit_horizon`): readings after this one, up to and including
+    `up_to_position`. Read cursors page by them."""
+    up_to_position: int | None = None
     limit: int | None = None
     offset: int = 0
 
@@ -223,7 +225,11 @@ class ReadingStore(Protocol):
         """Pass each of the device's stored renderings through `refresh`; returns how many."""
         ...
 
-    async def last_reading_id(self, project_id: int) -> int: ...
+    async def commit_horizon(self, project_id: int) -> int:
+        """A commit position at or below which every reading that will ever exist is already committed.
+        Positions follow commit order, not id order: with several writers, a reading with a smaller id may
+        commit after one with a larger id, and a cursor over ids would skip it for good."""
+        ...
 
     async def latest_device_time(self, device_id: int) -> int | None: ...
 

@@ -29,8 +29,9 @@ class Readings:
         """The window's readings as the AWT view rendered them, in chunks."""
         return self._store.stream_awt_json(window)
 
-    async def newest_id(self, project_id: int) -> int:
-        return await self._store.last_reading_id(project_id)
+    async def commit_horizon(self, project_id: int) -> int:
+        """Where a read cursor may move to: every reading at or before it is committed (ports.py)."""
+        return await self._store.commit_horizon(project_id)
 
     async def latest_device_time(self, device: Device) -> int | None:
         return await self._store.latest_device_time(device.id)

@@ -1,6 +1,10 @@
 """The vendors' rate limits across workers: the same GCRA as `core.ratelimit.MemoryRateLimiter`, decided by
-one Lua script per request in Redis, on Redis's clock, so that 50 concurrent calls spread over any number
-of workers admit exactly what one process would."""
+one Lua script per request in Redis, so that 50 concurrent calls spread over any number of workers admit
+exactly what one process would.
+
+The time is the hub's clock, passed to the script: the workers' clocks agree to within milliseconds (NTP)
+where the limits are seconds apart, and a clock the tests control drives this limiter as it drives the
+in-process one (the seed's limits are checked on both, with a fake clock)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from collections.abc import Mapping
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from fieldstation.core.clock import MICROS
+from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import RateLimited, StoreUnavailable
 from fieldstation.core.ratelimit import Limit
 
@@ -18,8 +22,7 @@ PREFIX = "fieldstation:rate:"
 GCRA = """
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local now = tonumber(ARGV[3])
 local arrival = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
 if arrival - tolerance > now then
   return arrival - tolerance - now
@@ -33,8 +36,9 @@ return 0
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, policy: Mapping[str, Limit]) -> None:
+    def __init__(self, redis: Redis, policy: Mapping[str, Limit], clock: Clock) -> None:
         self._redis = redis
+        self._clock = clock
         self._limits: dict[str, tuple[int, int]] = {}
         for group, limit in policy.items():
             seconds, burst = limit if isinstance(limit, tuple) else (limit, 1)
@@ -47,7 +51,11 @@ class RedisRateLimiter:
         if interval <= 0:
             return
         try:
-            wait_us = int(await self._script(keys=[f"{PREFIX}{group}:{key}"], args=[interval, tolerance]))
+            wait_us = int(
+                await self._script(
+                    keys=[f"{PREFIX}{group}:{key}"], args=[interval, tolerance, self._clock.now_us()]
+                )
+            )
         except RedisError as exc:
             raise StoreUnavailable(f"the rate limits' Redis cannot be reached: {exc}") from exc
         if wait_us > 0:

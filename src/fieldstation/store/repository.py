@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import orjson
-from sqlalchemy import Row, Select, bindparam, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -343,12 +343,22 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
             rewritten += len(rows)
             after_id = rows[-1].id
 
-    async def last_reading_id(self, project_id: int) -> int:
+    async def commit_horizon(self, project_id: int) -> int:
+        """SQLite: the newest reading's id. One writer at a time holds the database's write lock from its
+        first insert to its commit, so ids are already commit-ordered.
+
+        PostgreSQL: one below the oldest transaction still running (its snapshot's xmin). A reading's
+        position is the id of the transaction that wrote it (`committed_in`), and every transaction below
+        the xmin has ended, so no reading at or below the horizon can still appear. A transaction left open
+        holds the horizon back (never skips past it): `/data/latest` then answers with what came before."""
         async with self.engine.connect() as conn:
-            value = await conn.scalar(
-                select(func.max(t.readings.c.id)).where(t.readings.c.project_id == project_id)
-            )
-            return int(value or 0)
+            if self.engine.dialect.name == "sqlite":
+                value = await conn.scalar(
+                    select(func.max(t.readings.c.id)).where(t.readings.c.project_id == project_id)
+                )
+                return int(value or 0)
+            xmin = await conn.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))
+            return int(xmin) - 1
 
     async def latest_device_time(self, device_id: int) -> int | None:
         async with self.engine.connect() as conn:
@@ -366,12 +376,12 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
         )
         clauses = [f"{owner} = ?", f"{key} >= ?", f"{key} <= ?"]
         args: list[Any] = [owner_id, window.since_us, window.until_us]
-        if window.after_id is not None:
+        if window.after_position is not None:
             clauses.append("id > ?")
-            args.append(window.after_id)
-        if window.up_to_id is not None:
+            args.append(window.after_position)
+        if window.up_to_position is not None:
             clauses.append("id <= ?")
-            args.append(window.up_to_id)
+            args.append(window.up_to_position)
         return key, " AND ".join(clauses), args
 
     def _page_stmt(self, window: ReadingWindow) -> Select[tuple[str]]:
@@ -384,10 +394,11 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
             else r.c.device_id == window.device_id
         )
         ids = select(r.c.id, key.label("key")).where(owner, key >= window.since_us, key <= window.until_us)
-        if window.after_id is not None:
-            ids = ids.where(r.c.id > window.after_id)
-        if window.up_to_id is not None:
-            ids = ids.where(r.c.id <= window.up_to_id)
+        # Commit positions (commit_horizon): the id on SQLite, the writing transaction here.
+        if window.after_position is not None:
+            ids = ids.where(r.c.committed_in > window.after_position)
+        if window.up_to_position is not None:
+            ids = ids.where(r.c.committed_in <= window.up_to_position)
         page = ids.order_by(key, r.c.id).limit(window.limit).offset(window.offset).subquery("page")
         return (
             select(r.c.awt_json)

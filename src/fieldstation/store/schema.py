@@ -137,6 +137,9 @@ readings = Table(
     # The AWT Reading object, rendered once when the reading is written: an archive page of 50,000
     # readings is then a concatenation, not 50,000 renderings (docs/performance.md).
     Column("awt_json", Text, nullable=False),
+    # PostgreSQL: the transaction that wrote the reading (`pg_current_xact_id()`, the column's default), its
+    # commit position for read cursors (repository.commit_horizon). NULL on SQLite, where the id is one.
+    Column("committed_in", BigInteger),
     Index("ix_readings_project_inserted", "project_id", "inserted_us", "id"),
     Index("ix_readings_device_inserted", "device_id", "inserted_us", "id"),
     Index("ix_readings_project_time", "project_id", "time_us", "id"),

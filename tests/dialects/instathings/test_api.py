@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import orjson
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from sqlalchemy import text
 
 from fieldstation.codecs import awt_frame
 from fieldstation.core.clock import MICROS
@@ -258,15 +258,17 @@ def test_catalogue(it: Client) -> None:
 
 
 def _operations(it: Client, action: str) -> list[tuple[str, str]]:
-    db = sqlite3.connect(it.harness.hub.store.engine.url.database)  # type: ignore[attr-defined]
-    try:
-        return db.execute(
-            "SELECT d.short_id, o.request FROM operations o JOIN devices d ON d.id = o.device_id "
-            "WHERE o.action = ? ORDER BY o.id",
-            (action,),
-        ).fetchall()
-    finally:
-        db.close()
+    """What the hub recorded it asked the gateways, read from the store itself."""
+    query = text(
+        "SELECT d.short_id, o.request FROM operations o JOIN devices d ON d.id = o.device_id "
+        "WHERE o.action = :action ORDER BY o.id"
+    )
+
+    async def read() -> list[tuple[str, str]]:
+        async with it.harness.hub.store.engine.connect() as conn:  # type: ignore[attr-defined]
+            return [(row[0], row[1]) for row in await conn.execute(query, {"action": action})]
+
+    return it.harness.run(read)
 
 
 def test_control_and_status_polling(it: Client) -> None:

@@ -106,15 +106,15 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     async def latest(hub: HubDep, credential: Caller) -> StreamingResponse:
         await spend(hub, credential, groups.LATEST)
         now_us = hub.clock.now_us()
-        newest = await hub.readings.newest_id(credential.project_id)
-        previous = await hub.readings.move_cursor(credential, LATEST_CURSOR, newest)
+        horizon = await hub.readings.commit_horizon(credential.project_id)
+        previous = await hub.readings.move_cursor(credential, LATEST_CURSOR, horizon)
         window = ReadingWindow(
             project_id=credential.project_id,
             order="inserted",
             since_us=now_us - DAY_S * MICROS,
             until_us=OPEN_END_US,
-            after_id=None if previous is None else previous[0],
-            up_to_id=newest,
+            after_position=None if previous is None else previous[0],
+            up_to_position=horizon,
         )
         return json_array_stream(hub.readings.awt_pages(window))
 
