@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fieldstation.codecs import awt_frame
 from fieldstation.core.clock import MICROS
 from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
 from fieldstation.dialects.awt.render import READING_FIELDS
+from fieldstation.store import schema
+from tests.backends import SQLITE, Backend
 from tests.conftest import START_S, Harness
 
 DAY = 86_400
@@ -244,6 +248,45 @@ def test_latest_cursor_belongs_to_the_credential(harness: Harness) -> None:
     assert len(harness.client.get("/awt/v2/data/latest", headers=harness.awt(created)).json()) == 1
     other = CreatedProject(created.project, {CredentialKind.AWT: second})
     assert len(harness.client.get("/awt/v2/data/latest", headers=harness.awt(other)).json()) == 1
+
+
+def test_latest_never_skips_a_reading_that_commits_after_a_newer_one(
+    harness: Harness, backend: Backend
+) -> None:
+    """Several writers (workers) commit out of id order: a reading whose transaction is still open when a
+    later one commits must come in a later call, not be skipped by a cursor that moved past its id."""
+    if backend.name == SQLITE:
+        pytest.skip("SQLite has one writer at a time: its ids are commit-ordered already")
+    created = harness.project()
+    headers = harness.awt(created)
+    device = harness.device(created.project, 1, "0000000000000001")
+    engine = harness.hub.store.engine  # type: ignore[attr-defined]
+
+    async def begin_slow_writer() -> AsyncConnection:
+        connection = await engine.connect()
+        await connection.begin()
+        await connection.execute(
+            insert(schema.readings).values(
+                uid="slow", project_id=created.project.id, device_id=device.id, time_us=START_S * MICROS,
+                inserted_us=START_S * MICROS, values_json="{}", awt_json='{"recordId": "slow"}',
+            )
+        )  # fmt: skip
+        return connection
+
+    slow = harness.run(begin_slow_writer)  # its id is taken, its commit is not done
+    fast = harness.fix(device, START_S)
+    assert harness.run(lambda: harness.hub.store.reading_by_uid(created.project.id, "slow")) is None
+    first = [r["recordId"] for r in harness.client.get("/awt/v2/data/latest", headers=headers).json()]
+    assert first == [], "nothing after the open transaction until it ends"
+
+    async def commit() -> None:
+        await slow.commit()
+        await slow.close()
+
+    harness.run(commit)
+    second = [r["recordId"] for r in harness.client.get("/awt/v2/data/latest", headers=headers).json()]
+    assert sorted(second) == sorted(["slow", fast.uid])
+    assert harness.client.get("/awt/v2/data/latest", headers=headers).json() == []
 
 
 def test_stored_times_are_integers_of_epoch_microseconds(harness: Harness) -> None:
