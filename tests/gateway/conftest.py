@@ -26,8 +26,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from fieldstation.link.topics import Address
-from tests.conftest import LiveServer, free_port, start_server
-from tests.services import Mosquitto
+from tests.conftest import LiveServer, start_server
+from tests.services import Mosquitto, free_port
 
 GATEWAY_TYPE = "4023bd5d-9f88-4761-97c2-0e682aef5437"
 VIRTUAL_TYPE = "5f0d7b9a-0c1e-4d2f-9a3b-4c5d6e7f8a9b"

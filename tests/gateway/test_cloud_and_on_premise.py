@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import free_port
 from tests.gateway.conftest import VIRTUAL_TYPE, Site
+from tests.services import free_port
 
 
 @pytest.fixture(scope="module")

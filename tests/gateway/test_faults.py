@@ -17,10 +17,9 @@ import paho.mqtt.client as paho
 import pytest
 
 from fieldstation.gateway.config import read_env
-from tests.conftest import free_port
 from tests.gateway.conftest import BRIDGE_TYPE, Site
 from tests.gateway.proxy import SilentLink
-from tests.services import Mosquitto
+from tests.services import Mosquitto, free_port
 
 OUTAGE_S = float(os.environ.get("FIELDSTATION_FAULT_S", "30"))
 RATE = 50

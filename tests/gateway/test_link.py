@@ -14,11 +14,10 @@ import httpx
 import pytest
 
 from fieldstation.link.topics import Address
-from tests.conftest import free_port
 from tests.gateway.conftest import BRIDGE_TYPE, SHELLY_TYPE, VIRTUAL_TYPE, Site, about, exchange_as_gateway
 from tests.gateway.shelly import ShellyPlug
 from tests.gateway.zigbee2mqtt import Bridge
-from tests.services import Mosquitto
+from tests.services import Mosquitto, free_port
 
 
 def test_the_gateway_connects_with_its_bundle(site: Site) -> None:

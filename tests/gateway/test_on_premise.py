@@ -19,8 +19,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import free_port
 from tests.gateway.shelly import ShellyPlug
+from tests.services import free_port
 
 NODE = Path(__file__).parent / "node"
 

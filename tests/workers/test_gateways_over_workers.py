@@ -11,9 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import free_port
 from tests.gateway.conftest import VIRTUAL_TYPE, Site
-from tests.services import postgres_server, redis_server
+from tests.services import free_port, postgres_server, redis_server
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.backends import SharedServers
-from tests.conftest import LiveServer, basic, free_port, start_server, ttn_uplink
+from tests.conftest import LiveServer, basic, start_server, ttn_uplink
+from tests.services import free_port
 
 VIRTUAL_TYPE = "5f0d7b9a-0c1e-4d2f-9a3b-4c5d6e7f8a9b"
 

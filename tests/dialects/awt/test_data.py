@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fieldstation.codecs import awt_frame
 from fieldstation.core.clock import MICROS
@@ -260,7 +260,7 @@ def test_latest_never_skips_a_reading_that_commits_after_a_newer_one(
     created = harness.project()
     headers = harness.awt(created)
     device = harness.device(created.project, 1, "0000000000000001")
-    engine = harness.hub.store.engine  # type: ignore[attr-defined]
+    engine: AsyncEngine = harness.hub.store.engine  # type: ignore[attr-defined]
 
     async def begin_slow_writer() -> AsyncConnection:
         connection = await engine.connect()
