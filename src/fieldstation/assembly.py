@@ -10,10 +10,12 @@ from fieldstation.codecs import CODECS
 from fieldstation.config import Settings
 from fieldstation.core.auth import AUTH_POLICY
 from fieldstation.core.clock import Clock, SystemClock
+from fieldstation.core.freshness import ChangeSignal, SignalFor
 from fieldstation.core.hub import Hub, build_hub
 from fieldstation.core.ratelimit import Limit
 from fieldstation.dialects import Dialect, astrocast, awt, instathings
 from fieldstation.metrics import PrometheusMeters
+from fieldstation.shared.changes import RedisChanges
 from fieldstation.shared.events import RedisEventBus
 from fieldstation.shared.ratelimit import RedisRateLimiter
 from fieldstation.store.change_signal import FileChangeSignal
@@ -42,8 +44,8 @@ def rate_policy(settings: Settings) -> dict[str, Limit]:
 
 
 async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
-    """Connect, bring the schema up to date and wire the services; with Redis, the rate limits and the event
-    bus are the workers' shared ones."""
+    """Connect, bring the schema up to date and wire the services; with Redis, the rate limits, the event
+    bus and the caches' change announcements are the workers' shared ones."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = connect(settings.database())
     await migrate(engine)
@@ -51,6 +53,11 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
     meters = PrometheusMeters()
     clock = clock or SystemClock()
     shared: dict[str, Any] = {}
+
+    def file_signal(topic: str) -> ChangeSignal:
+        return FileChangeSignal(settings.data_dir / f"{CHANGES_FILE}.{topic}")
+
+    changes: SignalFor = file_signal
     if settings.redis_url:
         # Blocking: a burst of requests waits for a connection (redis-py's default pool refuses past 100,
         # which a burst of 300 new clients made into 503s).
@@ -59,31 +66,35 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         )
         redis = Redis(connection_pool=pool)
         bus = RedisEventBus(redis, meters)
+        across_machines = RedisChanges(redis, changes)
+        changes = across_machines.signal
         shared = {
             "limiter": RedisRateLimiter(redis, policy, clock),
             "events": bus,
-            "background": (bus.run,),
+            "background": (bus.run, across_machines.run),
             "readiness": (("redis", redis.ping),),
         }
-        _redis_clients[id(bus)] = redis
+        _redis_clients[id(bus)] = (redis, across_machines)
     return await build_hub(
         Store(engine),
         clock,
         renderer=awt.RENDERER,
         codecs=CODECS,
         rate_policy=policy,
-        changes=lambda topic: FileChangeSignal(settings.data_dir / f"{CHANGES_FILE}.{topic}"),
+        changes=changes,
         meters=meters,
         **shared,
     )
 
 
-_redis_clients: dict[int, Redis] = {}
+_redis_clients: dict[int, tuple[Redis, RedisChanges]] = {}
 
 
 async def close_hub(hub: Hub) -> None:
     if isinstance(hub.store, Store):
         await hub.store.close()
-    redis = _redis_clients.pop(id(hub.events), None)
-    if redis is not None:
+    shared = _redis_clients.pop(id(hub.events), None)
+    if shared is not None:
+        redis, changes = shared
+        await changes.flush()
         await redis.aclose()

@@ -2,7 +2,7 @@
 database, replaced on every announcement. Reading it is one `stat` (a few microseconds, no I/O to the disk
 once cached by the kernel), so every cache can check it on every read.
 
-Workers on several machines share a Redis signal instead (docs/configuration.md)."""
+Workers on several machines also hear each other's announcements over Redis (shared/changes.py)."""
 
 from __future__ import annotations
 
