@@ -104,6 +104,23 @@ def token_headers(created: CreatedProject) -> dict[str, str]:
     return {"X-API-KEY": awt.api_key, "Authorization": basic(awt.credential.username, awt.password)}
 
 
+SLOW_FIRST = ("tests/gateway/test_faults.py", "tests/cli/", "tests/workers/", "tests/gateway/")
+"""Files that take longest start first: the test processes then finish together, not after the fault
+scenario (90 s) began last."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent.parent
+
+    def rank(item: pytest.Item) -> int:
+        relative = item.path.relative_to(root).as_posix()
+        return next(
+            (n for n, prefix in enumerate(SLOW_FIRST) if relative.startswith(prefix)), len(SLOW_FIRST)
+        )
+
+    items.sort(key=rank)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """The dialects' suites run on both backends (tests/backends.py); every other test on SQLite."""
     if "backend" in metafunc.fixturenames:
