@@ -34,6 +34,7 @@ from fieldstation.config import Settings
 from fieldstation.core.clock import MICROS
 from fieldstation.core.ids import guid
 from fieldstation.core.models import CredentialKind, NewDevice
+from fieldstation.core.ports import ReadingWindow
 from fieldstation.dialects.awt.render import render_reading
 from fieldstation.store import schema as t
 from fieldstation.store.repository import Store
@@ -109,8 +110,12 @@ async def build(data_dir: Path, readings: int, database_url: str | None) -> dict
             done += min(rendered, readings - done)
             print(f"\r  built {done:,} / {readings:,} readings", end="", flush=True)
         print()
-        async with engine.begin() as conn:
-            await conn.execute(text("ANALYZE"))
+        # PostgreSQL: VACUUM too, as autovacuum does after a load, so that the pages' index-only scans do
+        # not visit the table for every row (the visibility map); outside a transaction.
+        maintenance = "ANALYZE" if engine.dialect.name == "sqlite" else "VACUUM ANALYZE"
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(maintenance))
         return {
             "api_key": awt.api_key,
             "username": awt.credential.username or "",
@@ -154,52 +159,36 @@ def prepared(readings: int, database_url: str | None) -> tuple[Path, dict[str, s
     return data_dir, json.loads(credentials_file.read_text())
 
 
-PAGE_SQL = (
-    "SELECT r.awt_json FROM (SELECT id FROM readings WHERE project_id = 1 AND {key} >= ? AND {key} <= ? "
-    "ORDER BY {key}, id LIMIT ? OFFSET ?) AS page CROSS JOIN readings AS r ON r.id = page.id"
-)
-"""The store's own query for a page, for the raw-SQL floor."""
-
-
-PG_PAGE_SQL = (
-    "SELECT r.awt_json FROM (SELECT id, {key} AS key FROM readings WHERE project_id = 1 AND {key} >= $1 "
-    "AND {key} <= $2 ORDER BY {key}, id LIMIT $3 OFFSET $4) AS page JOIN readings AS r ON r.id = page.id "
-    "ORDER BY page.key, page.id"
-)
-"""The same on PostgreSQL (store/repository.py `_page_stmt`)."""
-
-
-def raw_sql(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> float:
-    """The same rows straight from SQLite into one JSON array, in this process: the floor under any server."""
-    start = time.perf_counter()
-    rows = db.execute(sql, args).fetchall()
-    ("[" + ",".join(row[0] for row in rows) + "]").encode()
-    return time.perf_counter() - start
-
-
-def raw_sql_times(
-    data_dir: Path, database_url: str | None, pages: list[tuple[str, tuple[int, int, int, int]]]
-) -> list[float]:
-    """The raw query's time for each (key, (since, until, limit, offset)) page, from SQLite or PostgreSQL."""
+def raw_sql_times(data_dir: Path, database_url: str | None, pages: list[ReadingWindow]) -> list[float]:
+    """The store's own query for each page (`Store.page_sql`), its rows straight from SQLite or PostgreSQL
+    into one JSON array, in this process: the floor under any server."""
+    statements = [Store.page_sql(window, sqlite=database_url is None) for window in pages]
+    times = []
     if database_url is None:
         with sqlite3.connect(data_dir / "fieldstation.db") as db:
             db.execute("PRAGMA cache_size=-4096")
-            return [raw_sql(db, PAGE_SQL.format(key=key), args) for key, args in pages]
-
-    async def on_postgres() -> list[float]:
-        connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-        try:
-            times = []
-            for key, args in pages:
+            for sql, args in statements:
                 start = time.perf_counter()
-                rows = await connection.fetch(PG_PAGE_SQL.format(key=key), *args)
+                rows = db.execute(sql, args).fetchall()
                 ("[" + ",".join(row[0] for row in rows) + "]").encode()
                 times.append(time.perf_counter() - start)
-            return times
+        return times
+
+    async def on_postgres() -> None:
+        connection = await asyncpg.connect(
+            database_url.replace("+asyncpg", ""), server_settings={"jit": "off"}
+        )
+        try:
+            for sql, args in statements:
+                start = time.perf_counter()
+                rows = await connection.fetch(sql, *args)
+                ("[" + ",".join(row[0] for row in rows) + "]").encode()
+                times.append(time.perf_counter() - start)
         finally:
             await connection.close()
 
-    return asyncio.run(on_postgres())
+    asyncio.run(on_postgres())
+    return times
 
 
 def main() -> None:
@@ -257,22 +246,18 @@ def main() -> None:
             deep.append(timed(conn, f"/awt/v2/data?offset={offset}", headers)[0])
 
         horizon_us = (int(time.time()) - 90 * 86_400) * 1_000_000
-        raw_archive = raw_sql_times(
-            data_dir,
-            options.database_url,
-            [
-                ("time_us", (0, 2**62, 50_000, (r * 61_000) % (options.readings - 50_000)))
-                for r in range(options.runs)
-            ],
-        )
-        raw_recent = raw_sql_times(
-            data_dir,
-            options.database_url,
-            [
-                ("inserted_us", (horizon_us, 2**62, 1_000, (r * 7_919) % FIRST_PAGES))
-                for r in range(options.runs * 10)
-            ],
-        )
+        archive_pages = [
+            ReadingWindow(project_id=1, order="time", since_us=0, until_us=2**62, limit=50_000,
+                          offset=(r * 61_000) % (options.readings - 50_000))
+            for r in range(options.runs)
+        ]  # fmt: skip
+        recent_pages = [
+            ReadingWindow(project_id=1, order="inserted", since_us=horizon_us, until_us=2**62, limit=1_000,
+                          offset=(r * 7_919) % FIRST_PAGES)
+            for r in range(options.runs * 10)
+        ]  # fmt: skip
+        raw_archive = raw_sql_times(data_dir, options.database_url, archive_pages)
+        raw_recent = raw_sql_times(data_dir, options.database_url, recent_pages)
     finally:
         server.stop()
 
