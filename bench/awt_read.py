@@ -26,7 +26,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy import insert, text
 
-from bench.common import CACHE, Server, summary, timed
+from bench.common import CACHE, Server, add_store_options, store_server_options, summary, timed
 from fieldstation import codecs
 from fieldstation.assembly import close_hub, open_hub
 from fieldstation.codecs import awt_frame
@@ -197,20 +197,10 @@ def main() -> None:
     )
     parser.add_argument("--readings", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--database-url", help="PostgreSQL instead of SQLite: postgresql+asyncpg://...")
-    parser.add_argument("--redis-url", help="Redis, with --workers above 1")
-    parser.add_argument("--workers", type=int, default=1)
+    add_store_options(parser)
     options = parser.parse_args()
     data_dir, credentials = prepared(options.readings, options.database_url)
-    store_env = {
-        name: value
-        for name, value in (
-            ("FIELDSTATION_DATABASE_URL", options.database_url),
-            ("FIELDSTATION_REDIS_URL", options.redis_url),
-        )
-        if value
-    }
-    worker_args = ("--workers", str(options.workers), "--mqtt-port", "0") if options.workers > 1 else ()
+    store_env, worker_args = store_server_options(options)
     server = Server(data_dir, env=store_env, args=worker_args)
     try:
         basic = base64.b64encode(f"{credentials['username']}:{credentials['password']}".encode()).decode()

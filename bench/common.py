@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -17,6 +18,27 @@ from fieldstation.dialects.awt.rate_limits import RATE_POLICY
 
 ROOT = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache"
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    """--database-url, --redis-url and --workers: the hub as production runs it (docs/operations.md)."""
+    parser.add_argument("--database-url", help="PostgreSQL instead of SQLite: postgresql+asyncpg://...")
+    parser.add_argument("--redis-url", help="Redis, with --workers above 1")
+    parser.add_argument("--workers", type=int, default=1)
+
+
+def store_server_options(options: argparse.Namespace) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The environment and the `serve` arguments of `add_store_options`' choices."""
+    env = {
+        name: value
+        for name, value in (
+            ("FIELDSTATION_DATABASE_URL", options.database_url),
+            ("FIELDSTATION_REDIS_URL", options.redis_url),
+        )
+        if value
+    }
+    args = ("--workers", str(options.workers), "--mqtt-port", "0") if options.workers > 1 else ()
+    return env, args
 
 
 def free_port() -> int:

@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench.common import CACHE, Server
+from bench.common import CACHE, Server, add_store_options, store_server_options
 from bench.load import Outcome, percentile, request, run
 from fieldstation.assembly import close_hub, open_hub
 from fieldstation.codecs import awt_frame
@@ -179,24 +179,12 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--connections", type=int, default=128)
-    parser.add_argument(
-        "--database-url", help="PostgreSQL (an empty database) instead of SQLite: postgresql+asyncpg://..."
-    )
-    parser.add_argument("--redis-url", help="Redis, with --workers above 1")
-    parser.add_argument("--workers", type=int, default=1)
+    add_store_options(parser)
     options = parser.parse_args()
     data_dir = CACHE / "ingest"
     shutil.rmtree(data_dir, ignore_errors=True)
     headers = webhook_headers(asyncio.run(prepare(data_dir, options.database_url)))
-    store_env = {
-        name: value
-        for name, value in (
-            ("FIELDSTATION_DATABASE_URL", options.database_url),
-            ("FIELDSTATION_REDIS_URL", options.redis_url),
-        )
-        if value
-    }
-    worker_args = ("--workers", str(options.workers), "--mqtt-port", "0") if options.workers > 1 else ()
+    store_env, worker_args = store_server_options(options)
     short = min(10.0, options.seconds)
     bare = Server(CACHE / "bare", command=["bench.bare_asgi"])
     try:
