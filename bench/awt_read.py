@@ -126,10 +126,11 @@ async def build(data_dir: Path, readings: int, database_url: str | None) -> dict
 
 
 def copy_sql(dialect: str, copy: int, rows: int) -> str:
-    """Copy the first `rows` rendered readings once more: new uids (the last six characters say which
-    copy, also inside the rendered JSON), fix times `copy` seconds later, no uplink of their own."""
-    suffix = f"{copy:06d}"
-    uid = f"substr(uid, 1, 30) || '{suffix}'"
+    """Copy the first `rows` rendered readings once more: new uids (the UUID's version digit, 4 in the
+    originals, says which copy: 5 to 13; also inside the rendered JSON), fix times `copy` seconds later, no
+    uplink of their own. Unique by construction (six random digits replaced made a copy equal an original
+    that happened to end in them)."""
+    uid = f"substr(uid, 1, 14) || '{copy + 4:x}' || substr(uid, 16)"
     limit = f"id <= (SELECT min(id) FROM readings) + {rows - 1}"
     later = copy * MICROS
     return (
@@ -199,6 +200,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     add_store_options(parser)
     options = parser.parse_args()
+    if not 100_000 <= options.readings <= 12 * RENDERED:
+        parser.error("--readings must be between 100,000 and 12,000,000 (copies are told apart by 12 digits)")
     data_dir, credentials = prepared(options.readings, options.database_url)
     store_env, worker_args = store_server_options(options)
     server = Server(data_dir, env=store_env, args=worker_args)

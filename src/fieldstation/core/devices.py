@@ -67,6 +67,9 @@ class Devices:
         self._by_eui: TtlCache[tuple[int, str], Device] = TtlCache(
             clock, BACKSTOP_TTL_S, freshness=(freshness, DEVICES)
         )
+        self._by_short_id: TtlCache[tuple[int, str], Device] = TtlCache(
+            clock, BACKSTOP_TTL_S, freshness=(freshness, DEVICES)
+        )
 
     async def add(self, project: Project, device: NewDevice) -> Device:
         if device.tag_id is not None and not 0 <= device.tag_id < HUB_TAG_BASE:
@@ -137,7 +140,11 @@ class Devices:
         self._freshness.announce(DEVICES)
 
     async def by_short_id(self, project: Project, short_id: str) -> Device | None:
-        return await self._store.device_by_short_id(project.id, short_id)
+        """Remembered until a device changes: every message of a gateway's link names its gateway so."""
+        key = (project.id, short_id)
+        return self._by_short_id.peek(key) or await self._by_short_id.get(
+            key, lambda: self._store.device_by_short_id(project.id, short_id)
+        )
 
     async def by_id(self, project: Project, device_id: int) -> Device | None:
         return next((d for d in await self.list(project) if d.id == device_id), None)

@@ -39,6 +39,9 @@ class Projects:
         self._clock = clock
         self._freshness = freshness
         self._by_id: TtlCache[int, Project] = TtlCache(clock, BACKSTOP_TTL_S, freshness=(freshness, PROJECTS))
+        self._by_short_id: TtlCache[str, Project] = TtlCache(
+            clock, BACKSTOP_TTL_S, freshness=(freshness, PROJECTS)
+        )
 
     async def create(
         self, name: str, *, auto_register: bool = False, is_demo: bool = False
@@ -77,7 +80,10 @@ class Projects:
         return project
 
     async def by_short_id(self, short_id: str) -> Project | None:
-        return await self._store.project_by_short_id(short_id)
+        """Remembered like `by_id`: every message of a gateway's link names its project so."""
+        return self._by_short_id.peek(short_id) or await self._by_short_id.get(
+            short_id, lambda: self._store.project_by_short_id(short_id)
+        )
 
     async def configure(
         self, project: Project, *, auto_register: bool | None = None, **changes: Any
