@@ -20,9 +20,9 @@ from tests.services import postgres_database, postgres_server, redis_server
 SQLITE = "sqlite"
 POSTGRES = "postgres+redis"
 TEMPLATE = "fieldstation_migrated"
-TWICE = ("tests/dialects/",)
+TWICE = ("tests/dialects/", "tests/http/test_websocket_frames.py")
 """Run on both backends: the dialects' suites, which hold ingestion by every network and the realtime
-events too."""
+events too, and the live subscribers' test."""
 
 
 class SharedServers:

@@ -15,6 +15,7 @@ import websockets
 from websockets.frames import Frame, Opcode
 
 from fieldstation.http.websocket_frames import text_frame
+from tests.backends import Backend
 from tests.conftest import basic, start_server, ttn_uplink
 
 EUI = "00000000000000F7"
@@ -27,8 +28,8 @@ def test_a_frame_is_what_the_websockets_library_sends(size: int) -> None:
 
 
 @pytest.mark.live
-def test_every_subscriber_gets_every_event_framed_once(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", "--no-demo", "--log-level", "debug")
+def test_every_subscriber_gets_every_event_framed_once(tmp_path: Path, backend: Backend) -> None:
+    server = start_server(tmp_path / "data", "--no-demo", "--log-level", "debug", env=backend.environment())
     try:
         created = server.cli("project", "create", "frames")
         server.cli("device", "add", "--project", "frames", "--tag-id", "7", "--eui", EUI)
