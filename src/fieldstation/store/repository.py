@@ -392,7 +392,8 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
         if window.up_to_position is not None:
             conditions.append((f"{position} <= ", window.up_to_position))
         args = [value for _, value in conditions]
-        args += [-1 if window.limit is None else window.limit, window.offset]
+        # No limit: -1 to SQLite, ALL to PostgreSQL (which refuses a negative one).
+        args += [window.limit if window.limit is not None else -1 if sqlite else None, window.offset]
         if sqlite:
             where = " AND ".join(f"{condition}?" for condition, _ in conditions)
             sql = (
@@ -401,14 +402,10 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
             )
             return sql, args
         where = " AND ".join(f"{condition}${n}" for n, (condition, _) in enumerate(conditions, 1))
-        limit = "ALL" if window.limit is None else f"${len(conditions) + 1}"
-        if window.limit is None:
-            args.pop(-2)
-        offset = f"${len(args)}"
         sql = (
             "SELECT (SELECT r.awt_json FROM readings AS r WHERE r.id = page.id) FROM "
-            f"(SELECT id, {key} AS key FROM readings WHERE {where} ORDER BY {key}, id LIMIT {limit} "
-            f"OFFSET {offset}) AS page ORDER BY page.key, page.id"
+            f"(SELECT id, {key} AS key FROM readings WHERE {where} ORDER BY {key}, id "
+            f"LIMIT ${len(args) - 1}::bigint OFFSET ${len(args)}) AS page ORDER BY page.key, page.id"
         )
         return sql, args
 
