@@ -5,8 +5,8 @@
         [--database-url postgresql+asyncpg://... --redis-url redis://... --workers 2]
 
 Targets on a 2-core machine: archive page <= 150 ms, /data page <= 10 ms, each within 1.1 times the raw
-SQL for its rows, and peak memory growth no more than one copy of the largest response (one process only:
-with workers, the memory is not measured). The database is built once and cached (bench/.cache for SQLite;
+SQL for its rows, and peak memory growth no more than one copy of the largest response (with workers, of the
+worker that grew most). The database is built once and cached (bench/.cache for SQLite;
 the database named by --database-url, which must be empty the first time, for PostgreSQL): the first
 1,000,000 readings through the real codec and renderer, any beyond by copying them in SQL with new record
 ids, fix times a few seconds apart, so that 10,000,000 take minutes, not an hour.
@@ -256,7 +256,12 @@ def main() -> None:
 
     archive_s, raw_archive_s = summary(archive), summary(raw_archive)
     recent_s, raw_recent_s = summary(recent), summary(raw_recent)
-    growth_kib = memory_after_archive["VmHWM"] - memory_before["VmRSS"]
+    # The process that grew most (with workers, each took some of the pages).
+    growth_kib = max(
+        after["VmHWM"] - memory_before[pid]["VmRSS"]
+        for pid, after in memory_after_archive.items()
+        if pid in memory_before
+    )
     result = {
         "store": "postgresql" if options.database_url else "sqlite",
         "workers": options.workers,
@@ -269,19 +274,16 @@ def main() -> None:
         "data_raw_sql": raw_recent_s,
         "data_ratio_to_raw_sql": round(recent_s["median_ms"] / raw_recent_s["median_ms"], 2),
         "data_1000_deep_offsets": summary(deep),
-        "server_rss_before_kib": memory_before["VmRSS"],
-        "server_peak_kib": memory_after_archive["VmHWM"],
+        "server_rss_before_kib": max(m["VmRSS"] for m in memory_before.values()),
+        "server_peak_kib": max(m["VmHWM"] for m in memory_after_archive.values()),
         "peak_growth_kib": growth_kib,
         "response_kib": archive_bytes // 1024,
     }
-    if options.workers > 1:  # the supervisor's memory, not a worker's: not what the target is about
-        for field in ("server_rss_before_kib", "server_peak_kib", "peak_growth_kib"):
-            result[field] = "not measured with workers"
     print(json.dumps(result, indent=2))
     verdicts = {
         f"archive page <= {ARCHIVE_TARGET_MS} ms": archive_s["median_ms"] <= ARCHIVE_TARGET_MS,
         f"/data page <= {RECENT_TARGET_MS} ms": recent_s["median_ms"] <= RECENT_TARGET_MS,
-        "peak memory growth <= one response": options.workers > 1 or growth_kib <= archive_bytes // 1024,
+        "peak memory growth <= one response": growth_kib <= archive_bytes // 1024,
         f"archive page <= {RATIO_TARGET}x raw SQL ({result['archive_ratio_to_raw_sql']}x)": result[
             "archive_ratio_to_raw_sql"
         ]

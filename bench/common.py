@@ -59,6 +59,7 @@ class Server:
         command: list[str] | None = None,
         args: tuple[str, ...] = (),
     ) -> None:
+        self.args = args
         self.port = free_port()
         limits = json.dumps(dict.fromkeys(RATE_POLICY, 0))
         if command is None:
@@ -106,14 +107,25 @@ class Server:
         finally:
             conn.close()
 
-    def memory_kib(self) -> dict[str, int]:
-        """Resident memory now and at its peak (VmRSS, VmHWM) of the server process."""
-        fields = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0])
-        return fields
+    def serving_pids(self) -> list[int]:
+        """The processes that answer requests: the server, or with `--workers` its workers (the first
+        process only supervises them)."""
+        if "--workers" not in self.args:
+            return [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
+
+    def memory_kib(self) -> dict[int, dict[str, int]]:
+        """Per serving process, resident memory now and at its peak (VmRSS, VmHWM)."""
+        memory = {}
+        for pid in self.serving_pids():
+            fields = {}
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    fields[key] = int(value.split()[0])
+            memory[pid] = fields
+        return memory
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the server process so far, all threads."""
@@ -122,7 +134,8 @@ class Server:
 
     def reset_peak(self) -> None:
         """Make VmHWM start again from the current RSS (Linux: clear_refs 5), so a peak is the request's."""
-        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+        for pid in self.serving_pids():
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
 
     def stop(self) -> None:
         self.process.terminate()
