@@ -20,9 +20,9 @@ from tests.services import postgres_database, postgres_server, redis_server
 SQLITE = "sqlite"
 POSTGRES = "postgres+redis"
 TEMPLATE = "fieldstation_migrated"
-TWICE = ("tests/dialects/", "tests/http/test_websocket_frames.py")
+TWICE = ("tests/dialects/", "tests/http/test_websocket_frames.py", "tests/export/")
 """Run on both backends: the dialects' suites, which hold ingestion by every network and the realtime
-events too, and the live subscribers' test."""
+events too, the live subscribers' test, and the exports."""
 
 
 class SharedServers:

@@ -56,7 +56,7 @@ class Harness:
     def device(self, project: Project, tag_id: int, eui: str, **kw: Any) -> Device:
         return self.run(
             lambda: self.hub.devices.add(
-                project, NewDevice(name=f"tag {tag_id}", tag_id=tag_id, eui=eui, **kw)
+                project, NewDevice(tag_id=tag_id, eui=eui, **{"name": f"tag {tag_id}", **kw})
             )
         )
 

@@ -9,6 +9,7 @@ from fieldstation import __version__
 from fieldstation.cli.common import console
 from fieldstation.cli.credentials import credential_app
 from fieldstation.cli.devices import device_app
+from fieldstation.cli.exports import export_command
 from fieldstation.cli.gateway import gateway_app
 from fieldstation.cli.maintenance import maintenance
 from fieldstation.cli.mqtt import mqtt_app
@@ -33,6 +34,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(device_app, name="device")
 app.add_typer(credential_app, name="credential")
 app.command()(maintenance)
+app.command("export")(export_command)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(mqtt_app, name="mqtt")
 

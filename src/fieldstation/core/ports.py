@@ -200,6 +200,17 @@ class DeviceStore(Protocol):
     async def due_virtual_devices(self, now_us: int) -> list[tuple[Device, int | None]]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A reading with a position and no parse error: one point of a track (exports)."""
+
+    time_us: int
+    latitude: float
+    longitude: float
+    values: dict[str, Any]
+    """What the codec read besides the position (voltage, temperature_c, altitude_m, speed_kph, hdop_m...)."""
+
+
 class ReadingStore(Protocol):
     """Uplinks and readings: the group commit, the views' queries, read cursors, retention."""
 
@@ -240,6 +251,12 @@ class ReadingStore(Protocol):
     ) -> tuple[int, int] | None: ...
 
     def stream_uplinks(self, where: UplinkFilter) -> AsyncIterator[list[StoredUplink]]: ...
+
+    def stream_fixes(self, device_id: int, since_us: int, until_us: int) -> AsyncIterator[list[Fix]]:
+        """The device's fixes taken within [since_us, until_us], by time, in chunks."""
+        ...
+
+    async def count_fixes(self, device_ids: Sequence[int], since_us: int, until_us: int) -> int: ...
 
     async def device_activity(self, project_id: int) -> dict[int, DeviceActivity]: ...
 

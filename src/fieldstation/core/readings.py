@@ -17,7 +17,7 @@ from fieldstation.core.models import (
     Reading,
     StoredUplink,
 )
-from fieldstation.core.ports import ReadingStore, ReadingWindow, UplinkFilter
+from fieldstation.core.ports import Fix, ReadingStore, ReadingWindow, UplinkFilter
 
 
 class Readings:
@@ -46,6 +46,13 @@ class Readings:
     ) -> tuple[list[tuple[Reading, dict[str, Any]]], int]:
         """A page of the device's readings, newest first, each with its uplink's metadata; and the total."""
         return await self._store.device_data(device.id, since_us, until_us, offset, limit)
+
+    def fixes(self, device: Device, since_us: int, until_us: int) -> AsyncIterator[list[Fix]]:
+        """The device's track within the period (fix times), oldest first, in chunks."""
+        return self._store.stream_fixes(device.id, since_us, until_us)
+
+    async def count_fixes(self, devices: list[Device], since_us: int, until_us: int) -> int:
+        return await self._store.count_fixes([d.id for d in devices], since_us, until_us)
 
     def uplinks(self, where: UplinkFilter) -> AsyncIterator[list[StoredUplink]]:
         """Uplinks with what their readings made of them, in chunks."""

@@ -22,7 +22,7 @@ from fieldstation.core.models import (
     Project,
     Reading,
 )
-from fieldstation.core.ports import ReadingToStore, ReadingWindow, StoredReading
+from fieldstation.core.ports import Fix, ReadingToStore, ReadingWindow, StoredReading
 from fieldstation.store import schema as t
 from fieldstation.store.batch_write import write_readings
 from fieldstation.store.commands import CommandQueries
@@ -440,6 +440,39 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries):
                     yield [row[0] for row in rows]
             finally:
                 await cursor.close()
+
+    def _fixes_where(self, since_us: int, until_us: int) -> list[Any]:
+        r = t.readings
+        return [
+            r.c.time_us >= since_us,
+            r.c.time_us <= until_us,
+            r.c.latitude.is_not(None),
+            r.c.longitude.is_not(None),
+            r.c.error.is_(None),
+        ]
+
+    async def stream_fixes(self, device_id: int, since_us: int, until_us: int) -> AsyncIterator[list[Fix]]:
+        """From the (device, time, id) index, in chunks, without holding the track in memory."""
+        r = t.readings
+        stmt = (
+            select(r.c.time_us, r.c.latitude, r.c.longitude, r.c.values_json)
+            .where(r.c.device_id == device_id, *self._fixes_where(since_us, until_us))
+            .order_by(r.c.time_us, r.c.id)
+        )
+        async with streaming_connection(self.engine) as conn:
+            result = await conn.stream(stmt)
+            async for rows in result.partitions(STREAM_CHUNK_ROWS):
+                yield [Fix(row[0], row[1], row[2], orjson.loads(row[3])) for row in rows]
+
+    async def count_fixes(self, device_ids: Sequence[int], since_us: int, until_us: int) -> int:
+        r = t.readings
+        stmt = (
+            select(func.count())
+            .select_from(r)
+            .where(r.c.device_id.in_(device_ids), *self._fixes_where(since_us, until_us))
+        )
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(stmt) or 0)
 
     # read cursors -------------------------------------------------------------------------------------
 

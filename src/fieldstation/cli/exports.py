@@ -1,0 +1,127 @@
+"""`fieldstation export`: a project's tracks (or one device's) over a period, to a file or standard output,
+in the formats other tools read (fieldstation/export/formats.py)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from fieldstation.cli.common import DataDir, errors, run, settings_for
+from fieldstation.core.clock import MICROS
+from fieldstation.core.hub import Hub
+from fieldstation.export import FORMATS, export
+
+LAST_MICROSECOND = 253_402_300_799_999_999
+"""9999-12-31T23:59:59.999999Z: an open end."""
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    geojson = "geojson"
+    gpx = "gpx"
+    kml = "kml"
+    movebank = "movebank"
+
+
+def moment_us(text: str, option: str) -> int:
+    """Epoch seconds, or an ISO 8601 date or time (UTC unless it says otherwise)."""
+    value = text.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value) * MICROS
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        errors.print(
+            f"[red]error:[/red] {option} {text!r} is not a time: give epoch seconds or an ISO 8601 date or "
+            "time, e.g. 2026-11-01 or 2026-11-01T06:00:00Z"
+        )
+        raise typer.Exit(2) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * MICROS)
+
+
+def export_command(
+    project: Annotated[str, typer.Option(help="Project name.")],
+    export_format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="csv (RFC 4180), geojson (a Point per fix, a LineString per individual), gpx (GPX 1.1, a "
+            "track per individual), kml, or movebank (Movebank's import columns).",
+        ),
+    ],
+    device: Annotated[
+        str | None,
+        typer.Option(help="Only this device: its tag id, EUI, GUID or short id. Default: every device."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Fixes taken at or after: epoch seconds or ISO 8601 (UTC by default).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Fixes taken at or before: epoch seconds or ISO 8601 (UTC by default).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file (default: standard output).", show_default=False)
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Export the tracks of a project, or of one device, over a period.
+
+    Fixes only (readings with a position and no parse error), each individual's oldest first.
+
+    Streamed: a year of a hundred tags never sits in memory. A file is written whole or not at all.
+
+    On a terminal, a progress bar shows on standard error."""
+    since_us = 0 if start is None else moment_us(start, "--start")
+    until_us = LAST_MICROSECOND if end is None else moment_us(end, "--end")
+    if until_us < since_us:
+        errors.print("[red]error:[/red] --end is before --start")
+        raise typer.Exit(2)
+
+    async def write(hub: Hub) -> int:
+        owner = await hub.projects.get(project)
+        devices = (
+            [await hub.devices.identify(owner, device)]
+            if device is not None
+            else sorted(await hub.devices.list(owner), key=lambda d: (d.asset or d.name, d.id))
+        )
+        total = await hub.readings.count_fixes(devices, since_us, until_us)
+        # A file appears only once it is complete: an export cut short leaves nothing that looks whole.
+        partial = None if output is None else output.with_name(f".{output.name}.partial")
+        target: TextIO = sys.stdout if partial is None else partial.open("w", encoding="utf-8", newline="")
+        progress = Progress(
+            TextColumn("exporting"), BarColumn(), TextColumn("{task.completed:,} of {task.total:,} fixes"),
+            TimeRemainingColumn(), console=errors, disable=not errors.is_terminal, transient=True,
+        )  # fmt: skip
+        try:
+            with progress:
+                task = progress.add_task("export", total=total)
+                async for piece in export(
+                    hub,
+                    devices,
+                    since_us,
+                    until_us,
+                    export_format.value,
+                    lambda fixes: progress.advance(task, fixes),
+                ):
+                    target.write(piece)
+        except BaseException:
+            if partial is not None:
+                target.close()
+                partial.unlink(missing_ok=True)
+            raise
+        if partial is not None and output is not None:
+            target.close()
+            partial.replace(output)
+        return total
+
+    exported = run(settings_for(data_dir), write)
+    if output is not None:
+        errors.print(f"{exported:,} fixes written to {output} ({FORMATS[export_format.value].media_type})")

@@ -1,0 +1,66 @@
+"""`fieldstation export` as an operator runs it, on the demo project: a file per format, standard output by
+default, and errors that say what to give."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import gpxpy
+import pytest
+
+
+def _fieldstation(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fieldstation", *args, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("export") / "data"
+    assert _fieldstation(data_dir, "project", "create", "demo", "--demo", "--json").returncode == 0
+    return data_dir
+
+
+def test_every_track_of_the_demo_project_to_a_gpx_file(demo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "demo.gpx"
+    done = _fieldstation(demo, "export", "--project", "demo", "--format", "gpx", "--output", str(target))
+    assert done.returncode == 0, done.stderr
+    gpx = gpxpy.parse(target.read_text())
+    assert sorted(str(t.name) for t in gpx.tracks) == ["Kali", "Nandi", "Shaka", "Tembo", "Zuri"]
+    assert all(len(t.segments[0].points) > 100 for t in gpx.tracks)  # a week of hourly fixes each
+    assert f"fixes written to {target}" in " ".join(done.stderr.split())
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_one_device_over_a_period_to_standard_output(demo: Path) -> None:
+    done = _fieldstation(
+        demo, "export", "--project", "demo", "--format", "movebank", "--device", "1337",
+        "--start", "2000-01-01", "--end", "2100-01-01T00:00:00Z",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout, newline="")))
+    assert {r["individual-local-identifier"] for r in rows} == {"Tembo"} and len(rows) > 100
+    assert done.stderr == ""  # no progress bar off a terminal: stdout is the export alone
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--start", "yesterday"), "--start 'yesterday' is not a time"),
+        (("--start", "2026-11-02", "--end", "2026-11-01"), "--end is before --start"),
+        (("--device", "no-such-tag"), "has no device 'no-such-tag'"),
+        (("--format", "shapefile"), "'shapefile' is not one of"),
+    ],
+)
+def test_bad_input_says_what_to_give(demo: Path, args: tuple[str, ...], said: str) -> None:
+    done = _fieldstation(
+        demo, "export", "--project", "demo", *(("--format", "csv") if "--format" not in args else ()), *args
+    )
+    assert done.returncode == 2
+    assert said in " ".join(done.stderr.split()), done.stderr
