@@ -20,6 +20,7 @@ from fieldstation.core.values import BadValue
 from fieldstation.dialects.astrocast import render
 from fieldstation.dialects.astrocast.errors import AstrocastError, checked, install, json_object
 from fieldstation.dialects.astrocast.wire import BadDate, csv_rows, csv_stream, parse_date
+from fieldstation.http import api_docs
 from fieldstation.http.params import query_parameters
 from fieldstation.http.responses import JsonResponse, json_array_stream
 from fieldstation.intake import astrocast as astrocast_callbacks
@@ -37,9 +38,10 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     app = FastAPI(
         title="fieldstation: Astrocast Pull API",
         description="Wire-compatible with https://api.astrocast.com/v1",
-        docs_url="/docs",
+        docs_url=None,
         openapi_url="/openapi.json",
     )
+    api_docs.install(app)
     install(app)
 
     async def caller(request: Request) -> tuple[Hub, Project]:

@@ -17,6 +17,7 @@ from fieldstation.core.ports import ReadingWindow
 from fieldstation.dialects.awt import errors, params
 from fieldstation.dialects.awt import rate_limits as groups
 from fieldstation.dialects.awt.webhooks import WEBHOOKS
+from fieldstation.http import api_docs
 from fieldstation.http.credentials import basic_credentials, client_address
 from fieldstation.http.responses import JsonResponse, json_array_stream
 from fieldstation.intake import webhooks
@@ -37,9 +38,10 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     app = FastAPI(
         title="fieldstation: Africa Wildlife Tracking API v2",
         description="Wire-compatible with https://api-next.africawildlifetracking.com/v2",
-        docs_url="/docs",
+        docs_url=None,
         openapi_url="/openapi.json",
     )
+    api_docs.install(app)
     errors.install(app)
 
     async def hub() -> Hub:  # a coroutine: a plain function would be run in a worker thread

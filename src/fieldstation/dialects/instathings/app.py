@@ -23,6 +23,7 @@ from fieldstation.dialects.instathings.access import (
     read_json,
 )
 from fieldstation.dialects.instathings.errors import InstathingsError, install
+from fieldstation.http import api_docs
 from fieldstation.http.responses import JsonResponse
 
 __all__ = ["CLIENT_LIMIT", "create_app"]
@@ -33,9 +34,10 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     app = FastAPI(
         title="fieldstation: Instathings API",
         description="Wire-compatible with the Instathings cloud API",
-        docs_url="/docs",
+        docs_url=None,
         openapi_url="/openapi.json",
     )
+    api_docs.install(app)
     app.state.hub_ref = hub_ref
     install(app)
 
