@@ -153,9 +153,10 @@ def test_virtual_device_data_once_per_period(it: Client) -> None:
 
 def test_data_paging_and_window(it: Client) -> None:
     device = it.device(isVirtual=True, demoActive=True, frequency=30)
-    for _ in range(12):
+    for tick in range(12):  # the clock is not advanced past the last: the hub's own ticker adds nothing
+        if tick:
+            it.harness.clock.advance(30)
         it.harness.run(it.harness.hub.virtual.tick)
-        it.harness.clock.advance(30)
     base = f"/device/v1/devices/{device['id']}/data"
     first = it.call("GET", base).json()
     assert (len(first["data"]), first["totalItems"]) == (10, 12)

@@ -18,9 +18,10 @@ from fieldstation.core.models import CommandStatus, CredentialKind, Device, Proj
 from fieldstation.core.ports import UplinkFilter
 from fieldstation.core.values import BadValue
 from fieldstation.dialects.astrocast import render
+from fieldstation.dialects.astrocast.description import DESCRIPTION
 from fieldstation.dialects.astrocast.errors import AstrocastError, checked, install, json_object
 from fieldstation.dialects.astrocast.wire import BadDate, csv_rows, csv_stream, parse_date
-from fieldstation.http import api_docs
+from fieldstation.http import api_docs, openapi
 from fieldstation.http.params import query_parameters
 from fieldstation.http.responses import JsonResponse, json_array_stream
 from fieldstation.intake import astrocast as astrocast_callbacks
@@ -42,6 +43,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api_docs.install(app)
+    openapi.describe(app, DESCRIPTION)
     install(app)
 
     async def caller(request: Request) -> tuple[Hub, Project]:

@@ -16,8 +16,9 @@ from fieldstation.core.models import Credential, CredentialKind, Device
 from fieldstation.core.ports import ReadingWindow
 from fieldstation.dialects.awt import errors, params
 from fieldstation.dialects.awt import rate_limits as groups
+from fieldstation.dialects.awt.description import DESCRIPTION
 from fieldstation.dialects.awt.webhooks import WEBHOOKS
-from fieldstation.http import api_docs
+from fieldstation.http import api_docs, openapi
 from fieldstation.http.credentials import basic_credentials, client_address
 from fieldstation.http.responses import JsonResponse, json_array_stream
 from fieldstation.intake import webhooks
@@ -42,6 +43,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api_docs.install(app)
+    openapi.describe(app, DESCRIPTION)
     errors.install(app)
 
     async def hub() -> Hub:  # a coroutine: a plain function would be run in a worker thread

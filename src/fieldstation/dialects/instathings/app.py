@@ -22,8 +22,9 @@ from fieldstation.dialects.instathings.access import (
     hub_of,
     read_json,
 )
+from fieldstation.dialects.instathings.description import DESCRIPTION
 from fieldstation.dialects.instathings.errors import InstathingsError, install
-from fieldstation.http import api_docs
+from fieldstation.http import api_docs, openapi
 from fieldstation.http.responses import JsonResponse
 
 __all__ = ["CLIENT_LIMIT", "create_app"]
@@ -38,6 +39,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api_docs.install(app)
+    openapi.describe(app, DESCRIPTION)
     app.state.hub_ref = hub_ref
     install(app)
 
