@@ -20,6 +20,7 @@ import pytest
 os.environ.setdefault("FIELDSTATION_MQTT_PORT", "0")
 from starlette.testclient import TestClient
 
+from fieldstation import app as app_module
 from fieldstation.app import create_app
 from fieldstation.codecs import awt_frame
 from fieldstation.config import Settings
@@ -142,7 +143,12 @@ def backend(request: pytest.FixtureRequest, servers: SharedServers) -> Backend:
     return Backend(name, servers)
 
 
-def _harness(tmp_path: Path, rate_limits: dict[str, float], backend: Backend) -> Iterator[Harness]:
+def _harness(
+    tmp_path: Path, rate_limits: dict[str, float], backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Harness]:
+    # Tests tick virtual devices themselves, on the fake clock: the hub's own ticker (every second of real
+    # time) would race them, adding a record whenever a test had just moved the clock past a period.
+    monkeypatch.setattr(app_module, "VIRTUAL_TICK_S", 3_600)
     clock = FakeClock(START_S * MICROS)
     environment = backend.environment()
     settings = Settings(
@@ -157,15 +163,15 @@ def _harness(tmp_path: Path, rate_limits: dict[str, float], backend: Backend) ->
 
 
 @pytest.fixture
-def harness(tmp_path: Path, backend: Backend) -> Iterator[Harness]:
+def harness(tmp_path: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     """Rate limits lifted, so that golden tests can call freely; see `limited` for the seed's limits."""
-    yield from _harness(tmp_path, NO_RATE_LIMITS, backend)
+    yield from _harness(tmp_path, NO_RATE_LIMITS, backend, monkeypatch)
 
 
 @pytest.fixture
-def limited(tmp_path: Path, backend: Backend) -> Iterator[Harness]:
+def limited(tmp_path: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     """The seed's rate limits, on a fake clock."""
-    yield from _harness(tmp_path, {}, backend)
+    yield from _harness(tmp_path, {}, backend, monkeypatch)
 
 
 class LiveServer:

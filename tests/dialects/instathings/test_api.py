@@ -193,6 +193,9 @@ def test_retention_sets_ttl_and_the_purge_applies_it(it: Client) -> None:
     harness.run(lambda: harness.hub.projects.configure(it.created.project, retention_days=1))
     device = it.device(isVirtual=True, demoActive=True, frequency=30)
     harness.run(harness.hub.virtual.tick)
+    # Stopped, so that the hub's own ticker adds no record once the clock jumps a day.
+    stop = it.call("PATCH", f"/device/v1/devices/{device['id']}", json={"demoActive": False})
+    assert stop.status_code == 200, stop.text
     [record] = it.call("GET", f"/device/v1/devices/{device['id']}/data").json()["data"]
     assert record["ttl"] == START_S + 86_400
     assert harness.run(lambda: purge(harness.hub.store, harness.clock)) == 0
