@@ -22,9 +22,8 @@ from pathlib import Path
 from bench.awt_read import prepared
 from fieldstation.assembly import close_hub, open_hub
 from fieldstation.config import Settings
-from fieldstation.export import FORMATS, export
+from fieldstation.export import FORMATS, OPEN_END_US, export
 
-LAST_MICROSECOND = 253_402_300_799_999_999
 MEMORY_TARGET_MIB = 64
 """Peak growth allowed: a chunk of fixes and one individual's line, whatever the export's size."""
 
@@ -43,7 +42,7 @@ async def exported(data_dir: Path, format_name: str) -> tuple[int, int, float]:
         size = 0
         start = time.perf_counter()
         async for piece in export(
-            hub, devices, 0, LAST_MICROSECOND, format_name, lambda n: counted.__setitem__(0, counted[0] + n)
+            hub, devices, 0, OPEN_END_US, format_name, lambda n: counted.__setitem__(0, counted[0] + n)
         ):
             size += len(piece.encode())
         return counted[0], size, time.perf_counter() - start

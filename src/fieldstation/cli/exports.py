@@ -15,10 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from fieldstation.cli.common import DataDir, errors, run, settings_for
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
-from fieldstation.export import FORMATS, export
-
-LAST_MICROSECOND = 253_402_300_799_999_999
-"""9999-12-31T23:59:59.999999Z: an open end."""
+from fieldstation.export import FORMATS, OPEN_END_US, export
 
 
 class ExportFormat(StrEnum):
@@ -80,7 +77,7 @@ def export_command(
 
     On a terminal, a progress bar shows on standard error."""
     since_us = 0 if start is None else moment_us(start, "--start")
-    until_us = LAST_MICROSECOND if end is None else moment_us(end, "--end")
+    until_us = OPEN_END_US if end is None else moment_us(end, "--end")
     if until_us < since_us:
         errors.print("[red]error:[/red] --end is before --start")
         raise typer.Exit(2)

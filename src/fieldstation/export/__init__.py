@@ -11,7 +11,10 @@ from fieldstation.core.models import Device
 from fieldstation.core.ports import Fix
 from fieldstation.export.formats import FORMATS, Format, Individual, Track
 
-__all__ = ["FORMATS", "Format", "export", "individual"]
+__all__ = ["FORMATS", "OPEN_END_US", "Format", "export", "individual"]
+
+OPEN_END_US = 253_402_300_799_999_999
+"""9999-12-31T23:59:59.999999Z: an export with no end."""
 
 
 def individual(device: Device) -> Individual:

@@ -22,9 +22,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import orjson
 
+from fieldstation.core.clock import MICROS
 from fieldstation.core.ports import Fix
-
-MICROS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
