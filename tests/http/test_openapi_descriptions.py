@@ -5,6 +5,7 @@ dialect's own error shape with examples that fit it, and nothing of FastAPI's 42
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,3 +78,25 @@ def test_a_real_401_fits_the_described_one(harness: Harness, mount: str) -> None
     assert answer.status_code == 401
     assert _fits(answer.json(), document["components"]["schemas"]["Error"])
     assert set(answer.json()) == set(described)
+
+
+SEED = Path(__file__).parent.parent / "golden/seeds/001_2a6442074f455a84.txt"
+
+
+def _seed_examples() -> list[Any]:
+    """The AWT seed's JSON examples (token, devices, readings), parsed from its text."""
+    prefixes = ('{ "token"', "[ {")
+    return [json.loads(line) for line in SEED.read_text().splitlines() if line.startswith(prefixes)]
+
+
+def test_awts_answers_carry_the_seeds_own_examples(harness: Harness) -> None:
+    token, devices, readings = _seed_examples()
+    paths = harness.client.get("/awt/v2/openapi.json").json()["paths"]
+
+    def example(path: str, method: str, status: str) -> Any:
+        return paths[path][method]["responses"][status]["content"]["application/json"]["example"]
+
+    assert example("/token", "post", "200") == token
+    assert example("/devices", "get", "200") == devices
+    for path in ("/data", "/data/{tag_id}", "/data/latest", "/data/archive", "/data/archive/{tag_id}"):
+        assert example(path, "get", "200") == readings, path

@@ -30,6 +30,8 @@ class ApiDescription:
     """An example of its answer to missing or wrong credentials (401)."""
     refusals: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     """Other answers any authenticated operation may give: status -> (description, example)."""
+    examples: dict[str, Any] = field(default_factory=dict)
+    """The vendor's own examples of successful answers, by path (every method of the path)."""
 
 
 ERROR = "#/components/schemas/Error"
@@ -66,6 +68,10 @@ def describe(app: FastAPI, description: ApiDescription) -> None:
                     responses["400"] = _error(
                         "The request is malformed or a value is out of range", description.bad_request
                     )
+                if path in description.examples:
+                    success = next(status for status in responses if status.startswith("2"))
+                    content = responses[success].setdefault("content", {}).setdefault("application/json", {})
+                    content["example"] = description.examples[path]
                 requirement = description.security(path, method)
                 operation["security"] = requirement
                 if requirement:
