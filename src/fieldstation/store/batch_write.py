@@ -92,7 +92,7 @@ def _insert_uplinks(
         if item.uplink is not None and key is not None and index not in stored:
             repeated[index] = key
     first_uids = {key: uid for key, (_, _, uid) in known.items() if key not in retire}
-    return ids, _first_uids(conn, items, repeated, stored, first_uids)
+    return ids, _first_uids(items, repeated, stored, first_uids)
 
 
 def _insert_new_keys(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
@@ -160,25 +160,19 @@ def _stale(known: dict[Key, tuple[int, int, str]], horizon_us: int) -> set[Key]:
 
 
 def _first_uids(
-    conn: Connection,
     items: Sequence[ReadingToStore],
     repeated: dict[int, Key],
     stored: dict[int, int],
     known: dict[Key, str],
 ) -> dict[int, str]:
     """For each repeated item, the uid of the reading its key first produced (in the same project): from
-    this batch, or from the look-up of the refused keys."""
-    if not repeated:
-        return {}
-    wanted = set(repeated.values())
-    uid_by_key: dict[Key, str] = {key: uid for key, uid in known.items() if key in wanted}
+    this batch, or from the look-up of the refused keys. That look-up ran after the insert, which waited
+    for any writer that held the key, so it saw every refused key's reading."""
+    uid_by_key = dict(known)
     for index in stored:
         key = _key(items[index])
-        if key in wanted:
+        if key is not None:
             uid_by_key[key] = items[index].uid
-    missing = [key for key in wanted if key not in uid_by_key]
-    if missing:
-        uid_by_key.update({key: uid for key, (_, _, uid) in _stored_keys(conn, missing).items()})
     return {index: uid_by_key[key] for index, key in repeated.items()}
 
 
