@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -76,12 +75,3 @@ class Backend:
 def runs_twice(path: Path, root: Path) -> bool:
     relative = path.relative_to(root).as_posix()
     return any(relative.startswith(prefix) for prefix in TWICE)
-
-
-@contextlib.contextmanager
-def shared_servers() -> Iterator[SharedServers]:
-    servers = SharedServers()
-    try:
-        yield servers
-    finally:
-        servers.close()

@@ -30,7 +30,7 @@ from fieldstation.core.models import CredentialKind, Device, NewDevice, NewUplin
 from fieldstation.core.ports import StoredReading
 from fieldstation.core.projects import CreatedProject
 from fieldstation.dialects.awt.rate_limits import RATE_POLICY
-from tests.backends import POSTGRES, SQLITE, Backend, SharedServers, runs_twice, shared_servers
+from tests.backends import POSTGRES, SQLITE, Backend, SharedServers, runs_twice
 from tests.services import free_port
 
 T = TypeVar("T")
@@ -132,8 +132,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[SharedServers]:
-    with shared_servers() as started:
+    started = SharedServers()
+    try:
         yield started
+    finally:
+        started.close()
 
 
 @pytest.fixture(scope="session")
