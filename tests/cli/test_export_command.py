@@ -12,6 +12,8 @@ from pathlib import Path
 import gpxpy
 import pytest
 
+from fieldstation.cli.exports import destination
+
 
 def _fieldstation(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -64,3 +66,19 @@ def test_bad_input_says_what_to_give(demo: Path, args: tuple[str, ...], said: st
     )
     assert done.returncode == 2
     assert said in " ".join(done.stderr.split()), done.stderr
+
+
+def test_an_export_cut_short_leaves_no_file(tmp_path: Path) -> None:
+    target = tmp_path / "cut.csv"
+
+    def cut_short() -> None:
+        with destination(target) as out:
+            out.write("individual,tag\r\n")
+            raise RuntimeError("the store went away")
+
+    with pytest.raises(RuntimeError):
+        cut_short()
+    assert list(tmp_path.iterdir()) == []
+    with destination(target) as out:
+        out.write("whole\r\n")
+    assert target.read_text() == "whole\n" and list(tmp_path.iterdir()) == [target]

@@ -3,7 +3,9 @@ in the formats other tools read (fieldstation/export/formats.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -42,6 +44,23 @@ def moment_us(text: str, option: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * MICROS)
+
+
+@contextlib.contextmanager
+def destination(output: Path | None) -> Iterator[TextIO]:
+    """Standard output, or `output` written under a temporary name and renamed once complete: an export
+    cut short leaves nothing that looks whole."""
+    if output is None:
+        yield sys.stdout
+        return
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as target:
+            yield target
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(output)
 
 
 def export_command(
@@ -90,33 +109,17 @@ def export_command(
             else sorted(await hub.devices.list(owner), key=lambda d: (d.asset or d.name, d.id))
         )
         total = await hub.readings.count_fixes(devices, since_us, until_us)
-        # A file appears only once it is complete: an export cut short leaves nothing that looks whole.
-        partial = None if output is None else output.with_name(f".{output.name}.partial")
-        target: TextIO = sys.stdout if partial is None else partial.open("w", encoding="utf-8", newline="")
         progress = Progress(
             TextColumn("exporting"), BarColumn(), TextColumn("{task.completed:,} of {task.total:,} fixes"),
             TimeRemainingColumn(), console=errors, disable=not errors.is_terminal, transient=True,
         )  # fmt: skip
-        try:
-            with progress:
-                task = progress.add_task("export", total=total)
-                async for piece in export(
-                    hub,
-                    devices,
-                    since_us,
-                    until_us,
-                    export_format.value,
-                    lambda fixes: progress.advance(task, fixes),
-                ):
-                    target.write(piece)
-        except BaseException:
-            if partial is not None:
-                target.close()
-                partial.unlink(missing_ok=True)
-            raise
-        if partial is not None and output is not None:
-            target.close()
-            partial.replace(output)
+        with destination(output) as target, progress:
+            task = progress.add_task("export", total=total)
+            pieces = export(
+                hub, devices, since_us, until_us, export_format.value, lambda n: progress.advance(task, n)
+            )
+            async for piece in pieces:
+                target.write(piece)
         return total
 
     exported = run(settings_for(data_dir), write)
