@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -25,6 +26,7 @@ from fieldstation.store.repository import Store
 DIALECTS: tuple[Dialect, ...] = (awt.DIALECT, astrocast.DIALECT, instathings.DIALECT)
 REDIS_CONNECTIONS = 64
 REDIS_WAIT_S = 5.0
+INSTALLATION_SETTING = "installation_id"
 CHANGES_FILE = "changes"
 """In the data dir, `changes.credentials`, `changes.projects`, `changes.devices`: where the processes of one
 installation announce their changes (core/freshness.py)."""
@@ -58,25 +60,30 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         return FileChangeSignal(settings.data_dir / f"{CHANGES_FILE}.{topic}")
 
     changes: SignalFor = file_signal
+    store = Store(engine)
     if settings.redis_url:
+        # Every worker of the installation reads the same id from its database; installations sharing a
+        # Redis server keep apart by it.
+        installation = await store.setting_or_create(INSTALLATION_SETTING, uuid.uuid4().hex)
+        namespace = f"fieldstation:{installation}:"
         # Blocking: a burst of requests waits for a connection (redis-py's default pool refuses past 100,
         # which a burst of 300 new clients made into 503s).
         pool = BlockingConnectionPool.from_url(
             settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
         )
         redis = Redis(connection_pool=pool)
-        bus = RedisEventBus(redis, meters)
-        across_machines = RedisChanges(redis, changes)
+        bus = RedisEventBus(redis, namespace, meters)
+        across_machines = RedisChanges(redis, namespace, changes)
         changes = across_machines.signal
         shared = {
-            "limiter": RedisRateLimiter(redis, policy, clock),
+            "limiter": RedisRateLimiter(redis, namespace, policy, clock),
             "events": bus,
             "background": (bus.run, across_machines.run),
             "readiness": (("redis", redis.ping),),
         }
         _redis_clients[id(bus)] = (redis, across_machines)
     return await build_hub(
-        Store(engine),
+        store,
         clock,
         renderer=awt.RENDERER,
         codecs=CODECS,

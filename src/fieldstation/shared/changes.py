@@ -21,13 +21,15 @@ from redis.exceptions import RedisError
 from fieldstation.core.freshness import TOPICS, ChangeSignal, SignalFor
 
 log = logging.getLogger("fieldstation.changes")
-CHANNEL = "fieldstation:changes"
+CHANNEL = "changes"
+"""After the installation's namespace, as the event bus's channels (shared/events.py)."""
 RECONNECT_S = 1.0
 
 
 class RedisChanges:
-    def __init__(self, redis: Redis, local: SignalFor) -> None:
+    def __init__(self, redis: Redis, namespace: str, local: SignalFor) -> None:
         self._redis = redis
+        self._channel = f"{namespace}{CHANNEL}"
         self._local = local
         self._heard: dict[str, int] = defaultdict(int)
         self._sending: set[asyncio.Task[None]] = set()
@@ -49,7 +51,7 @@ class RedisChanges:
 
     async def _send(self, topic: str) -> None:
         try:
-            await self._redis.publish(CHANNEL, f"{topic}:{os.getpid()}")
+            await self._redis.publish(self._channel, f"{topic}:{os.getpid()}")
         except RedisError as exc:
             log.warning("a change of %s could not be announced to other machines: %s", topic, exc)
 
@@ -64,7 +66,7 @@ class RedisChanges:
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self._channel)
                     if not first:  # what was announced while this worker was not listening is unknown
                         for topic in TOPICS:
                             self._heard[topic] += 1

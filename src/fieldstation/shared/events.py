@@ -21,14 +21,18 @@ from fieldstation.core.meters import Meters
 from fieldstation.core.models import Event
 
 log = logging.getLogger("fieldstation.events")
-CHANNEL = "fieldstation:events:"
+CHANNEL = "events:"
+"""After the installation's namespace (assembly.py): Redis's channels are one space for the whole server,
+whatever database number a client selected, so two installations sharing a Redis would otherwise hand
+each other's project 1 events to their project 1 subscribers."""
 RECONNECT_S = 1.0
 
 
 class RedisEventBus(EventBus):
-    def __init__(self, redis: Redis, meters: Meters | None = None) -> None:
+    def __init__(self, redis: Redis, namespace: str, meters: Meters | None = None) -> None:
         super().__init__(meters)
         self._redis = redis
+        self._channel = f"{namespace}{CHANNEL}"
         self._origin = uuid.uuid4().hex
         self._outgoing: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(maxsize=10_000)
 
@@ -58,7 +62,7 @@ class RedisEventBus(EventBus):
         while True:
             project_id, message = await self._outgoing.get()
             try:
-                await self._redis.publish(f"{CHANNEL}{project_id}", message)
+                await self._redis.publish(f"{self._channel}{project_id}", message)
             except RedisError as exc:
                 log.warning("events of project %s could not be shared: %s", project_id, exc)
 
@@ -66,7 +70,7 @@ class RedisEventBus(EventBus):
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.psubscribe(f"{CHANNEL}*")
+                    await pubsub.psubscribe(f"{self._channel}*")
                     async for message in pubsub.listen():
                         if message.get("type") == "pmessage":
                             self._received(message)
@@ -81,7 +85,7 @@ class RedisEventBus(EventBus):
                 return
             channel = message["channel"]
             project_id = int(
-                (channel.decode() if isinstance(channel, bytes) else channel).removeprefix(CHANNEL)
+                (channel.decode() if isinstance(channel, bytes) else channel).removeprefix(self._channel)
             )
             events = [Event(project_id, action, payload) for action, payload in body["events"]]
         except (KeyError, ValueError, TypeError, orjson.JSONDecodeError):

@@ -18,7 +18,9 @@ from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import RateLimited, StoreUnavailable
 from fieldstation.core.ratelimit import Limit
 
-PREFIX = "fieldstation:rate:"
+PREFIX = "rate:"
+"""After the installation's namespace (assembly.py): credential ids of two installations that share a
+Redis database are the same numbers."""
 GCRA = """
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
@@ -36,8 +38,9 @@ return 0
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, policy: Mapping[str, Limit], clock: Clock) -> None:
+    def __init__(self, redis: Redis, namespace: str, policy: Mapping[str, Limit], clock: Clock) -> None:
         self._redis = redis
+        self._prefix = f"{namespace}{PREFIX}"
         self._clock = clock
         self._limits: dict[str, tuple[int, int]] = {}
         for group, limit in policy.items():
@@ -53,7 +56,7 @@ class RedisRateLimiter:
         try:
             wait_us = int(
                 await self._script(
-                    keys=[f"{PREFIX}{group}:{key}"], args=[interval, tolerance, self._clock.now_us()]
+                    keys=[f"{self._prefix}{group}:{key}"], args=[interval, tolerance, self._clock.now_us()]
                 )
             )
         except RedisError as exc:
