@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp
 
 from fieldstation import __version__
@@ -31,6 +31,8 @@ from fieldstation.intake.gateway_link import wheel as agent_wheel
 from fieldstation.intake.gateway_link.client import HubLink
 from fieldstation.intake.gateway_link.runner import gateway_link
 from fieldstation.metrics import RequestMetrics, exposition
+from fieldstation.portal import MOUNT as PORTAL
+from fieldstation.portal import create_portal
 
 log = logging.getLogger("fieldstation")
 
@@ -179,7 +181,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         return JsonResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/")
-    async def index() -> Response:
+    async def index(request: Request) -> Response:
+        """A browser is sent to the portal; a JSON client gets the hub's index."""
+        if "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse(f"{PORTAL}/", status_code=303)
         return JsonResponse(
             {
                 "name": "fieldstation",
@@ -188,6 +193,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             }
         )
 
+    app.mount(PORTAL, create_portal(holder, settings, [(d.name, f"{d.mount}/docs") for d in DIALECTS]))
     asgi: ASGIApp = app
     for dialect in DIALECTS:
         app.mount(dialect.mount, dialect.create_app(holder))

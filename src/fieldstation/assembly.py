@@ -13,6 +13,7 @@ from fieldstation.core.auth import AUTH_POLICY
 from fieldstation.core.clock import Clock, SystemClock
 from fieldstation.core.freshness import ChangeSignal, SignalFor
 from fieldstation.core.hub import Hub, build_hub
+from fieldstation.core.operators import SIGN_IN_POLICY
 from fieldstation.core.ratelimit import Limit
 from fieldstation.dialects import Dialect, astrocast, awt, instathings
 from fieldstation.metrics import PrometheusMeters
@@ -33,7 +34,7 @@ installation announce their changes (core/freshness.py)."""
 
 
 def rate_policy(settings: Settings) -> dict[str, Limit]:
-    policy: dict[str, Limit] = dict(AUTH_POLICY)
+    policy: dict[str, Limit] = {**AUTH_POLICY, **SIGN_IN_POLICY}
     for dialect in DIALECTS:
         policy.update(dialect.rate_policy)
     unknown = sorted(set(settings.rate_limits) - set(policy))

@@ -81,6 +81,15 @@ class Settings(BaseSettings):
         "needed for --workers above 1.",
     )
     workers: int = Field(1, ge=1, le=64, description="Worker processes serving the same port.")
+    portal_tiles: str | None = Field(
+        None,
+        description="A tile source for the portal's map, over the basemap that ships with the hub: a URL "
+        "template such as http://tiles.station.lan/{z}/{x}/{y}.png (local tiles) or an online one. "
+        "Default: the shipped basemap alone (country borders and coastlines), which needs no network.",
+    )
+    portal_tiles_attribution: str = Field(
+        "", description="The credit line the tile source asks for, shown in the map's corner."
+    )
 
     def database(self) -> str:
         if self.database_url:

@@ -15,6 +15,7 @@ from fieldstation.cli.maintenance import maintenance
 from fieldstation.cli.mqtt import mqtt_app
 from fieldstation.cli.projects import project_app
 from fieldstation.cli.serve import serve
+from fieldstation.cli.users import user_app
 
 app = typer.Typer(
     help="fieldstation: a self-hosted device-data hub that speaks the Astrocast, AWT and Instathings APIs.",
@@ -37,6 +38,7 @@ app.command()(maintenance)
 app.command("export")(export_command)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(mqtt_app, name="mqtt")
+app.add_typer(user_app, name="user")
 
 
 def main() -> None:

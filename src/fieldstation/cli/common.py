@@ -15,8 +15,8 @@ from fieldstation.config import Settings
 from fieldstation.core.clock import MICROS
 from fieldstation.core.errors import DomainError
 from fieldstation.core.hub import Hub
-from fieldstation.core.models import CredentialKind, Device, IssuedCredential, Project
-from fieldstation.core.projects import CreatedProject
+from fieldstation.core.models import Device, Project
+from fieldstation.core.projects import CreatedProject, credential_secrets
 from fieldstation.demo import Demo
 
 console = Console()
@@ -74,24 +74,8 @@ def project_json(project: Project) -> dict[str, Any]:
 def created_json(created: CreatedProject) -> dict[str, Any]:
     out: dict[str, Any] = {"project": project_json(created.project)}
     for kind, issued in created.credentials.items():
-        out[kind.value] = secret_json(issued, created.project)
+        out[kind.value] = credential_secrets(issued, created.project)
     return out
-
-
-def secret_json(issued: IssuedCredential, project: Project) -> dict[str, Any]:
-    if issued.credential.kind is CredentialKind.AWT:
-        return {
-            "api_key": issued.api_key,
-            "username": issued.credential.username,
-            "password": issued.password,
-        }
-    if issued.credential.kind is CredentialKind.INSTATHINGS:
-        return {
-            "project": project.short_id,
-            "client_id": issued.credential.username,
-            "client_secret": issued.api_key,
-        }
-    return {"api_key": issued.api_key}
 
 
 def device_json(device: Device) -> dict[str, Any]:

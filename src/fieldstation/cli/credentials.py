@@ -8,10 +8,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from fieldstation.cli.common import AsJson, DataDir, console, errors, run, secret_json, settings_for
+from fieldstation.cli.common import AsJson, DataDir, console, errors, run, settings_for
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, IssuedCredential, Project
+from fieldstation.core.projects import credential_secrets
 
 credential_app = typer.Typer(help="Create, list and revoke API credentials.", no_args_is_help=True)
 
@@ -40,7 +41,7 @@ def credential_create(
         return owner, await hub.projects.issue_credential(owner, kind)
 
     owner, issued = run(settings_for(data_dir), issue)
-    out = _credential_json(issued.credential) | secret_json(issued, owner)
+    out = _credential_json(issued.credential) | credential_secrets(issued, owner)
     if as_json:
         print(json.dumps(out))
     else:

@@ -32,6 +32,9 @@ from fieldstation.config import REUSE_PORT_ENV, Settings
 from fieldstation.core.hub import Hub
 from fieldstation.logs import setup_logging
 
+FIRST_ADMIN = "admin"
+"""The operator made on a new data dir; its password is printed with the demo credentials."""
+
 
 class LogLevel(enum.StrEnum):
     critical = "critical"
@@ -130,10 +133,16 @@ def serve(
     credentials_file = settings.data_dir / DEMO_CREDENTIALS_FILE
 
     async def prepare(hub: Hub) -> None:
+        kept: dict[str, object] = {}
         if settings.demo and not await hub.projects.all():
             console.print("New data directory: creating the demo project with a week of tracking data...")
-            created = await create_project(hub, DEMO_PROJECT, demo=True)
-            credentials_file.write_text(json.dumps(created_json(created), indent=2))
+            kept |= created_json(await create_project(hub, DEMO_PROJECT, demo=True))
+        if not await hub.operators.all():
+            admin, secret = await hub.operators.create(FIRST_ADMIN, admin=True)
+            kept["portal"] = {"username": admin.username, "password": secret}
+        if kept:
+            earlier = json.loads(credentials_file.read_text()) if credentials_file.exists() else {}
+            credentials_file.write_text(json.dumps(earlier | kept, indent=2))
             credentials_file.chmod(0o600)
 
     if not quiet_start:
@@ -188,7 +197,8 @@ def _banner(settings: Settings, credentials_file: Path) -> None:
         console.print(f"  gateways     mqtts://{settings.host}:{settings.mqtt_port} (embedded broker)")
     if settings.workers > 1:
         console.print(f"  {settings.workers} workers on PostgreSQL and Redis")
+    console.print(f"  {'portal':<12} {base}/  (sign in with the admin account below; `fieldstation user`)")
     if credentials_file.exists():
         demo_credentials = json.loads(credentials_file.read_text())
-        console.print(f"Demo project credentials (kept in {credentials_file}):")
+        console.print(f"Credentials (kept in {credentials_file}):")
         console.print_json(json.dumps({k: v for k, v in demo_credentials.items() if k != "project"}))

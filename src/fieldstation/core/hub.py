@@ -19,6 +19,7 @@ from fieldstation.core.ingest import Ingestor
 from fieldstation.core.leases import Leases
 from fieldstation.core.meters import MeteredLimiter, Meters, NoMeters
 from fieldstation.core.operations import Operations
+from fieldstation.core.operators import SIGN_IN_POLICY, Operators
 from fieldstation.core.ports import PayloadDecoder, ReadingRenderer, StorePort
 from fieldstation.core.projects import Projects
 from fieldstation.core.ratelimit import Limit, MemoryRateLimiter, RateLimiter
@@ -49,6 +50,7 @@ class Hub:
     gateways: Gateways
     leases: Leases
     meters: Meters
+    operators: Operators
     readiness: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = ()
     """What else must answer for the hub to be ready (Redis), by name."""
     background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = ()
@@ -80,7 +82,9 @@ async def build_hub(
     meters = meters or NoMeters()
     events = events or EventBus(meters)
     ingestor = Ingestor(store, clock, renderer, events, devices, codecs, meters)
-    limiter = MeteredLimiter(limiter or MemoryRateLimiter({**AUTH_POLICY, **rate_policy}, clock), meters)
+    limiter = MeteredLimiter(
+        limiter or MemoryRateLimiter({**AUTH_POLICY, **SIGN_IN_POLICY, **rate_policy}, clock), meters
+    )
     operations = Operations(store, clock, events)
     return Hub(
         store=store,
@@ -100,6 +104,7 @@ async def build_hub(
         readings=Readings(store, clock),
         gateways=Gateways(devices, ingestor, operations, events, clock, meters),
         leases=Leases(store, clock),
+        operators=Operators(store, store, clock, limiter),
         background=background,
         meters=meters,
         readiness=readiness,

@@ -268,3 +268,24 @@ class Event:
     rendered: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """What views made of it, by view: an event goes to every subscriber of its project, and is rendered
     once for all of them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A person who signs in to the portal: sees the projects granted to it, an admin every project."""
+
+    id: int
+    username: str
+    password_hash: str
+    is_admin: bool
+    created_us: int
+    project_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorSession:
+    """A portal sign-in: the operator, and the token its forms must carry (CSRF)."""
+
+    operator: Operator
+    csrf_token: str
+    expires_us: int

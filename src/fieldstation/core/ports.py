@@ -19,6 +19,8 @@ from fieldstation.core.models import (
     NewDevice,
     NewUplink,
     Operation,
+    Operator,
+    OperatorSession,
     Project,
     Reading,
     StoredUplink,
@@ -337,11 +339,44 @@ class OperationStore(Protocol):
     ) -> list[LogLine]: ...
 
 
+class OperatorStore(Protocol):
+    """Portal operators, the projects granted to them, and their sign-in sessions."""
+
+    async def add_operator(
+        self, *, username: str, password_hash: str, is_admin: bool, created_us: int
+    ) -> Operator: ...
+
+    async def operator_by_username(self, username: str) -> Operator | None: ...
+
+    async def operators(self) -> list[Operator]: ...
+
+    async def remove_operator(self, operator_id: int) -> None: ...
+
+    async def set_operator_password(self, operator_id: int, password_hash: str) -> None:
+        """Also ends every session of the operator."""
+        ...
+
+    async def grant_projects(self, operator_id: int, project_ids: Sequence[int]) -> None: ...
+
+    async def revoke_projects(self, operator_id: int, project_ids: Sequence[int]) -> None: ...
+
+    async def add_operator_session(
+        self, *, token_digest: str, operator_id: int, csrf_token: str, created_us: int, expires_us: int
+    ) -> None:
+        """Also forgets the operator's sessions that expired by `created_us`."""
+        ...
+
+    async def operator_session(self, token_digest: str, now_us: int) -> OperatorSession | None: ...
+
+    async def end_operator_session(self, token_digest: str) -> None: ...
+
+
 class StorePort(
     SettingStore,
     LeaseStore,
     ProjectStore,
     CredentialStore,
+    OperatorStore,
     DeviceStore,
     ReadingStore,
     CommandStore,

@@ -127,3 +127,20 @@ class Projects:
         if revoked:
             self._freshness.announce(CREDENTIALS)
         return revoked
+
+
+def credential_secrets(issued: IssuedCredential, project: Project) -> dict[str, Any]:
+    """What the holder of a new credential must be shown (once): the names its API calls them by."""
+    if issued.credential.kind is CredentialKind.AWT:
+        return {
+            "api_key": issued.api_key,
+            "username": issued.credential.username,
+            "password": issued.password,
+        }
+    if issued.credential.kind is CredentialKind.INSTATHINGS:
+        return {
+            "project": project.short_id,
+            "client_id": issued.credential.username,
+            "client_secret": issued.api_key,
+        }
+    return {"api_key": issued.api_key}

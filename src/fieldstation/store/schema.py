@@ -232,3 +232,34 @@ read_cursors = Table(
     Column("position", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
 )
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+"""People who sign in to the portal. Not tenants' API clients: an operator sees the projects granted to it
+(`operator_projects`), an admin every project."""
+
+operator_projects = Table(
+    "operator_projects",
+    metadata,
+    Column("operator_id", Id, ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+)
+
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("token_digest", String(64), primary_key=True),
+    Column("operator_id", Id, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Index("ix_operator_sessions_operator", "operator_id"),
+)
+"""Portal sign-ins, by the SHA-256 of the cookie's token (the token itself is never stored)."""
