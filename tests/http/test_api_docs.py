@@ -1,5 +1,5 @@
 """Each dialect's API documentation page works with no internet: every asset it names is on the hub
-(relative URLs, served from the swagger-ui-bundle package) and nothing points at another host."""
+(relative URLs, served from the fastapi-offline package) and nothing points at another host."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""API documentation pages that work with no internet: Swagger UI from the swagger-ui-bundle package
+"""API documentation pages that work with no internet: Swagger UI 5 from the fastapi-offline package
 (installed from the registry with the hub), served by each dialect beside its own `openapi.json`. FastAPI's
 default page loads Swagger UI from a CDN and was blank at a field station with no connection.
 
@@ -8,18 +8,23 @@ and behind a reverse proxy that serves the hub under a prefix. Swagger UI's onli
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "docs-assets"
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
+"""Swagger UI 5, which reads OpenAPI 3.1 (what FastAPI writes). swagger-ui-bundle's Swagger UI 4 answered
+every page with "Unable to render this definition", which only a real browser showed."""
 
 
 def install(app: FastAPI) -> None:
     """`GET /docs` and its assets on a dialect's app (made with `docs_url=None`)."""
-    app.mount(f"/{ASSETS}", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    app.mount(f"/{ASSETS}", StaticFiles(directory=SWAGGER_UI), name="docs-assets")
     title = f"{app.title}: API documentation"
     openapi = (app.openapi_url or "/openapi.json").lstrip("/")
 
@@ -30,6 +35,6 @@ def install(app: FastAPI) -> None:
             title=title,
             swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+            swagger_favicon_url=f"{ASSETS}/favicon.png",
             swagger_ui_parameters={"validatorUrl": None, "deepLinking": True},
         )

@@ -7,6 +7,7 @@
   const legend = document.getElementById("legend");
   const started = performance.now();
   const map = L.map(element, { preferCanvas: true, worldCopyJump: true, zoomSnap: 0.25 }).setView([0, 20], 3);
+  window.fieldstationMap = map; // for the browser tests, and for a look from the console
   map.createPane("basemap").style.zIndex = 150; // under any tiles: when they cannot load, it shows
   const tracks = new Map(); // device id -> {colour, line, last, count, item}
   let fields = [];
@@ -35,6 +36,7 @@
     L.geoJSON(borders, {
       pane: "basemap", interactive: false, style: { color: "#9aa8a3", weight: 0.8, dashArray: "3 3" },
     }).addTo(map);
+    document.body.dataset.basemap = "drawn";
   }
 
   function when(seconds) {
