@@ -58,6 +58,7 @@ class Server:
         env: dict[str, str] | None = None,
         command: list[str] | None = None,
         args: tuple[str, ...] = (),
+        demo: bool = False,
     ) -> None:
         self.args = args
         self.port = free_port()
@@ -66,7 +67,7 @@ class Server:
             command = [
                 "fieldstation",
                 "serve",
-                "--no-demo",
+                "--demo" if demo else "--no-demo",
                 "--port",
                 str(self.port),
                 "--data-dir",

@@ -19,9 +19,7 @@ def form_token(html: str) -> str:
 
 def operator(harness: Harness, username: str, *, admin: bool = False, projects: tuple[str, ...] = ()) -> str:
     """Create an operator; its password."""
-    _, secret = harness.run(
-        lambda: harness.hub.operators.create(username, admin=admin, projects=projects)
-    )
+    _, secret = harness.run(lambda: harness.hub.operators.create(username, admin=admin, projects=projects))
     return secret
 
 

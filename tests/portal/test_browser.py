@@ -9,6 +9,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,7 @@ def test_the_demo_projects_tracks_on_the_map_offline_and_live(visit: Visit) -> N
     popup = visit.page.wait_for_selector(".leaflet-popup-content .fix-popup")
     text = popup.inner_text()
     assert track["name"] in text and "Battery" in text and "Temperature" in text
+    assert datetime.fromtimestamp(time_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") in text
     visit.shot("map-fix")
     # Live: an uplink of a new collar, posted through the TTN webhook, appears without a reload.
     visit.page.wait_for_selector("body[data-live=open]")

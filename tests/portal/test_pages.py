@@ -47,7 +47,9 @@ def test_an_operator_sees_only_the_projects_it_was_given(tracked: tuple[Harness,
     other = harness.run(lambda: harness.hub.projects.get("other"))
     credential = harness.run(lambda: harness.hub.projects.credentials(other))[0]
     # Another project's credential, through the operator's own project's URL: not found, not revoked.
-    response = harness.client.post(f"/portal/projects/field/credentials/{credential.id}/revoke", data={"csrf": csrf})
+    response = harness.client.post(
+        f"/portal/projects/field/credentials/{credential.id}/revoke", data={"csrf": csrf}
+    )
     assert response.status_code == 404
     assert harness.run(lambda: harness.hub.projects.credentials(other))[0].active
 
@@ -110,7 +112,11 @@ def test_a_credential_made_in_the_portal_works_once_shown_and_stops_when_revoked
     listing = harness.client.get("/portal/projects/field/credentials").text
     assert key not in listing
     field = harness.run(lambda: harness.hub.projects.get("field"))
-    astrocast = [c for c in harness.run(lambda: harness.hub.projects.credentials(field)) if c.kind is CredentialKind.ASTROCAST]
+    astrocast = [
+        c
+        for c in harness.run(lambda: harness.hub.projects.credentials(field))
+        if c.kind is CredentialKind.ASTROCAST
+    ]
     newest = max(astrocast, key=lambda c: c.id)
     revoked = harness.client.post(
         f"/portal/projects/field/credentials/{newest.id}/revoke", data={"csrf": csrf}, follow_redirects=False
@@ -147,7 +153,13 @@ def test_settings_are_saved_and_checked(tracked: tuple[Harness, str]) -> None:
     harness, csrf = tracked
     saved = harness.client.post(
         "/portal/projects/field/settings",
-        data={"csrf": csrf, "auto_register": "on", "retention_days": "90", "instathings_env": "live", "maintenance": "on"},
+        data={
+            "csrf": csrf,
+            "auto_register": "on",
+            "retention_days": "90",
+            "instathings_env": "live",
+            "maintenance": "on",
+        },
         follow_redirects=False,
     )
     assert saved.status_code == 303
@@ -167,7 +179,9 @@ def test_settings_are_saved_and_checked(tracked: tuple[Harness, str]) -> None:
 @pytest.mark.parametrize("export_format", ["csv", "geojson", "gpx", "kml", "movebank"])
 def test_each_export_downloads_and_parses(tracked: tuple[Harness, str], export_format: str) -> None:
     harness, _ = tracked
-    response = harness.client.get(f"/portal/projects/field/export?format={export_format}&start=2026-09-20&end=2026-09-21")
+    response = harness.client.get(
+        f"/portal/projects/field/export?format={export_format}&start=2026-09-20&end=2026-09-21"
+    )
     assert response.status_code == 200
     disposition = response.headers["content-disposition"]
     assert disposition.startswith('attachment; filename="field-2026-09-20-2026-09-21.')
@@ -191,7 +205,9 @@ def test_an_export_of_one_device_and_a_bad_request(tracked: tuple[Harness, str])
     harness, _ = tracked
     field = harness.run(lambda: harness.hub.projects.get("field"))
     device = harness.run(lambda: harness.hub.devices.list(field))[1]
-    one = harness.client.get(f"/portal/projects/field/export?format=csv&device={device.short_id}&start=2026-09-20")
+    one = harness.client.get(
+        f"/portal/projects/field/export?format=csv&device={device.short_id}&start=2026-09-20"
+    )
     assert {row["tag"] for row in csv.DictReader(io.StringIO(one.text))} == {"2042"}
     assert harness.client.get("/portal/projects/field/export?format=xlsx").status_code == 400
     assert harness.client.get("/portal/projects/field/export?format=csv&device=nope").status_code == 404
@@ -216,7 +232,10 @@ def test_the_live_map_of_another_project_or_without_a_session_is_closed(harness:
     secret = operator(harness, "ranger", projects=("field",))
 
     def refused(path: str, headers: dict[str, str] | None = None) -> int:
-        with pytest.raises(WebSocketDisconnect) as closed, harness.client.websocket_connect(path, headers=headers or {}):
+        with (
+            pytest.raises(WebSocketDisconnect) as closed,
+            harness.client.websocket_connect(path, headers=headers or {}),
+        ):
             pass
         return closed.value.code
 

@@ -26,13 +26,41 @@
     return response.json();
   }
 
+  // A ring or line that crosses the antimeridian (Fiji, Chukotka) jumps from 180° to -180°, which Leaflet
+  // draws as a stroke across the whole world: its western half is moved past 180° instead.
+  function unwrap(ring) {
+    if (!ring.some((c) => c[0] > 170) || !ring.some((c) => c[0] < -170)) {
+      return ring;
+    }
+    return ring.map(([lon, lat]) => [lon < 0 ? lon + 360 : lon, lat]);
+  }
+
+  function unwrapped(geometry) {
+    switch (geometry.type) {
+      case "Polygon":
+      case "MultiLineString":
+        return { ...geometry, coordinates: geometry.coordinates.map(unwrap) };
+      case "MultiPolygon":
+        return { ...geometry, coordinates: geometry.coordinates.map((polygon) => polygon.map(unwrap)) };
+      case "LineString":
+        return { ...geometry, coordinates: unwrap(geometry.coordinates) };
+      case "GeometryCollection":
+        return { ...geometry, geometries: geometry.geometries.map(unwrapped) };
+      default:
+        return geometry;
+    }
+  }
+
   async function drawBasemap() {
     const [land, countries] = await Promise.all([json(element.dataset.land), json(element.dataset.basemap)]);
-    L.geoJSON(topojson.feature(land, land.objects.land), {
-      pane: "basemap", interactive: false,
+    // Antarctica's ring runs along the pole, which Web Mercator cannot draw: clamped to the map's edge.
+    const clamped = (c) => L.latLng(Math.max(-85, Math.min(85, c[1])), c[0]);
+    const shores = topojson.feature(land, land.objects.land);
+    L.geoJSON(shores.features.map((f) => ({ ...f, geometry: unwrapped(f.geometry) })), {
+      pane: "basemap", interactive: false, coordsToLatLng: clamped,
       style: { color: "#6f8f86", weight: 1, fillColor: "#eef0e6", fillOpacity: 1 },
     }).addTo(map);
-    const borders = topojson.mesh(countries, countries.objects.countries, (a, b) => a !== b);
+    const borders = unwrapped(topojson.mesh(countries, countries.objects.countries, (a, b) => a !== b));
     L.geoJSON(borders, {
       pane: "basemap", interactive: false, style: { color: "#9aa8a3", weight: 0.8, dashArray: "3 3" },
     }).addTo(map);
@@ -46,6 +74,7 @@
   function popup(track, row, error) {
     const [time, lat, lon, ...values] = row;
     const units = { voltage: " V", temperature_c: " °C", speed_kph: " km/h", battery_percentage: " %" };
+    const digits = { voltage: 2, temperature_c: 1, speed_kph: 1, battery_percentage: 0 };
     const names = { voltage: "Battery", temperature_c: "Temperature", speed_kph: "Speed", battery_percentage: "Battery %" };
     const list = document.createElement("dl");
     list.className = "fix-popup";
@@ -61,7 +90,8 @@
     add("Position", `${lat.toFixed(5)}, ${lon.toFixed(5)}`);
     fields.forEach((field, i) => {
       if (values[i] !== null && values[i] !== undefined) {
-        add(names[field] || field, `${values[i]}${units[field] || ""}`);
+        const value = typeof values[i] === "number" ? values[i].toFixed(digits[field] ?? 2) : values[i];
+        add(names[field] || field, `${value}${units[field] || ""}`);
       }
     });
     if (error) {
