@@ -69,7 +69,9 @@ def test_tracks_hold_every_fix_of_every_collar_in_its_colour(tracked: tuple[Harn
     empty = harness.client.get("/portal/projects/field/tracks.json?start=2020-01-01&end=2020-01-31").json()
     assert [device["fixes"] for device in empty["devices"]] == [[], []]
     bad = harness.client.get("/portal/projects/field/tracks.json?start=yesterday")
-    assert bad.status_code == 400 and bad.json() == {"error": "dates are YYYY-MM-DD"}
+    assert bad.status_code == 400 and bad.json() == {
+        "error": "dates are YYYY-MM-DD, from 1970-01-01 to 9999-12-30"
+    }
 
 
 def test_long_tracks_are_thinned_evenly_keeping_the_last_fix(

@@ -197,7 +197,7 @@ def _banner(settings: Settings, credentials_file: Path) -> None:
         console.print(f"  gateways     mqtts://{settings.host}:{settings.mqtt_port} (embedded broker)")
     if settings.workers > 1:
         console.print(f"  {settings.workers} workers on PostgreSQL and Redis")
-    console.print(f"  {'portal':<12} {base}/  (sign in with the admin account below; `fieldstation user`)")
+    console.print(f"  {'portal':<12} {base}/  (user admin, its password below)")
     if credentials_file.exists():
         demo_credentials = json.loads(credentials_file.read_text())
         console.print(f"Credentials (kept in {credentials_file}):")
