@@ -1,5 +1,6 @@
 """Schemathesis over each API's own OpenAPI document: every operation, with generated path parameters and
-bodies, authenticated and not. No 5xx, every error in the API's own shape, and the views still answer."""
+bodies, authenticated and not. No 5xx, every error in the API's own shape, no answer that its document does
+not describe (status, content type, body schema), and the views still answer."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from fieldstation.assembly import DIALECTS
 from tests.fuzz.conftest import Scene, check_answer, check_views_still_work
 
 EXAMPLES = 150
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.mark.parametrize("mount", [d.mount for d in DIALECTS])
@@ -33,6 +40,8 @@ def test_every_operation(scene: Scene, mount: str) -> None:
         response = scene.client.request(**request)
         path = request["url"].removeprefix("http://testserver")
         check_answer(response, path.split("?")[0])
+        # Every answer is one the document promises: its status, content type and body schema.
+        case.validate_response(response, checks=CONFORMANCE)
         seen.add(case.operation.label)
 
     run()

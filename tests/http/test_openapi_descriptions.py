@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from fieldstation.dialects.instathings.examples import SEED_EXAMPLES
 from tests.conftest import Harness
+from tests.dialects.instathings.conftest import Client
 
 SCHEMES = {
     "/awt/v2": {"ApiKey", "Basic", "Bearer"},
@@ -100,3 +102,28 @@ def test_awts_answers_carry_the_seeds_own_examples(harness: Harness) -> None:
     assert example("/devices", "get", "200") == devices
     for path in ("/data", "/data/{tag_id}", "/data/latest", "/data/archive", "/data/archive/{tag_id}"):
         assert example(path, "get", "200") == readings, path
+
+
+def test_instathings_operations_carry_the_seeds_examples(harness: Harness) -> None:
+    document = harness.client.get("/instathings/openapi.json").json()
+    for key, example in SEED_EXAMPLES.items():
+        method, path = key.split(" ", 1)
+        responses = document["paths"][path][method.lower()]["responses"]
+        success = next(status for status in responses if status.startswith("2"))
+        assert responses[success]["content"]["application/json"]["example"] == example, key
+    # The examples are the seed's: the protocol example is the seed's block, parsed.
+    seed = (SEED.parent / "002_8429c5392d8771e4.txt").read_text()
+    block = seed[seed.index('{\n  "id": "vRy6GTde"') :]
+    assert (
+        json.loads(block[: block.index("}") + 1]) == SEED_EXAMPLES["GET /device/v1/protocols/{protocol_id}"]
+    )
+
+
+def test_instathings_devices_answer_with_the_fields_of_the_seeds_example(harness: Harness) -> None:
+    """The hub's own answer has the seed example's fields (a gateway's `subDevices` only on gateways)."""
+    client = Client(harness, harness.project())
+    client.device(name="collar")
+    (answer,) = client.call("GET", "/device/v1/devices").json()
+    seed_fields = {field for device in SEED_EXAMPLES["GET /device/v1/devices"] for field in device}
+    assert set(answer) <= seed_fields | {"typeId", "protocols", "parameters"}, set(answer) - seed_fields
+    assert {"projectId", "ts", "isVirtual", "demoActive", "id", "isGateway", "name"} <= set(answer)

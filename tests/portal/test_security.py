@@ -74,9 +74,9 @@ def test_a_gateways_link_versions_paired_devices_and_log(harness: Harness) -> No
         )
     )
     harness.run(lambda: hub.gateways.session(created.project, gateway, {"eventType": "connected"}))
-    gateway = harness.run(lambda: hub.devices.by_id(created.project, gateway.id))
-    assert gateway is not None
-    harness.run(lambda: hub.gateways.versions(created.project, gateway, {"agent": "0.1.0"}))
+    connected = harness.run(lambda: hub.devices.by_id(created.project, gateway.id))
+    assert connected is not None
+    harness.run(lambda: hub.gateways.versions(created.project, connected, {"agent": "0.1.0"}))
     stamp_ms = harness.clock.now_us() // 1000
     harness.run(
         lambda: hub.gateways.logs(gateway, "gate", [{"log": "outbox drained", "timestamp": stamp_ms}])
@@ -95,7 +95,7 @@ def signed_in(harness: Harness) -> Harness:
     return harness
 
 
-QUERY_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+QUERY_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

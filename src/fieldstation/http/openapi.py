@@ -28,10 +28,16 @@ class ApiDescription:
     """An example of its answer to bad input (always 400)."""
     unauthorized: dict[str, Any]
     """An example of its answer to missing or wrong credentials (401)."""
+    not_found: dict[str, Any] = field(default_factory=dict)
+    """An example of its answer for a resource the path names that does not exist (404), given to every
+    operation with path parameters."""
+    credentials_in_body: frozenset[str] = frozenset()
+    """Public paths that check credentials sent in their body (a token request): they answer 401 too."""
     refusals: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     """Other answers any authenticated operation may give: status -> (description, example)."""
     examples: dict[str, Any] = field(default_factory=dict)
-    """The vendor's own examples of successful answers, by path (every method of the path)."""
+    """The vendor's own examples of successful answers, by path (every method of the path), or by
+    "METHOD /path" where a path's methods answer differently."""
 
 
 ERROR = "#/components/schemas/Error"
@@ -62,19 +68,28 @@ def describe(app: FastAPI, description: ApiDescription) -> None:
         for path, item in document.get("paths", {}).items():
             for method, operation in item.items():
                 responses = operation.setdefault("responses", {})
-                takes_input = "422" in responses or "requestBody" in operation
+                # Bodies some routes read themselves (webhooks, commands, the token request) are input too.
+                takes_input = (
+                    "422" in responses
+                    or "requestBody" in operation
+                    or "parameters" in operation
+                    or method in ("post", "put", "patch")
+                )
                 responses.pop("422", None)
                 if takes_input:
                     responses["400"] = _error(
                         "The request is malformed or a value is out of range", description.bad_request
                     )
-                if path in description.examples:
+                example = description.examples.get(f"{method.upper()} {path}", description.examples.get(path))
+                if example is not None:
                     success = next(status for status in responses if status.startswith("2"))
                     content = responses[success].setdefault("content", {}).setdefault("application/json", {})
-                    content["example"] = description.examples[path]
+                    content["example"] = example
+                if "{" in path and description.not_found:
+                    responses["404"] = _error("No such resource (or not the caller's)", description.not_found)
                 requirement = description.security(path, method)
                 operation["security"] = requirement
-                if requirement:
+                if requirement or path in description.credentials_in_body:
                     responses["401"] = _error("Missing or wrong credentials", description.unauthorized)
                     for status, (text, example) in description.refusals.items():
                         responses[str(status)] = _error(text, example)

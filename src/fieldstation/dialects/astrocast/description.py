@@ -40,6 +40,7 @@ DESCRIPTION = ApiDescription(
         },
     },
     bad_request={"message": "Bad request: Input should be a valid integer"},
+    not_found={"message": "No such resource in the Astrocast API."},
     unauthorized={"message": "The API key is missing, unknown or revoked (header x-api-key)."},
     refusals={
         503: (

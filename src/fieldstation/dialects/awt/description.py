@@ -65,6 +65,7 @@ DESCRIPTION = ApiDescription(
         "properties": {"error": {"type": "string", "description": "What is wrong."}},
     },
     bad_request={"error": errors.MALFORMED},
+    not_found={"error": "Tag ID not found or you do not have permission to access this resource."},
     unauthorized={"error": errors.BAD_KEY},
     refusals={
         429: (

@@ -3,6 +3,7 @@ credentials for a bearer token on every call but the token's own; `{"message": .
 
 from __future__ import annotations
 
+from fieldstation.dialects.instathings.examples import SEED_EXAMPLES
 from fieldstation.http.openapi import ApiDescription, Requirement
 
 TOKEN_PATH = "/authentication/v1/oauth/token"
@@ -22,12 +23,15 @@ DESCRIPTION = ApiDescription(
         },
     },
     security=_security,
+    credentials_in_body=frozenset({TOKEN_PATH}),
+    examples=SEED_EXAMPLES,
     error_schema={
         "type": "object",
         "required": ["message"],
         "properties": {"message": {"type": "string", "description": "What is wrong."}},
     },
     bad_request={"message": "Your request is invalid: Input should be a valid integer"},
+    not_found={"message": "The specified resource could not be found."},
     unauthorized={"message": "Your JWT token is missing: send Authorization: Bearer <access_token>."},
     refusals={
         429: (
