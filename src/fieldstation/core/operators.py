@@ -12,6 +12,7 @@ import asyncio
 import functools
 import re
 
+from fieldstation.core.auth import CONCURRENT_VERIFICATIONS
 from fieldstation.core.clock import MICROS, Clock
 from fieldstation.core.errors import InvalidInput, NotFound, Unauthorized
 from fieldstation.core.hashing import hash_password, key_digest, verify_password
@@ -48,7 +49,7 @@ class Operators:
         self._clock = clock
         self._limiter = limiter
         self._trusted: dict[str, int] = {}
-        self._argon2 = asyncio.Semaphore(2)
+        self._argon2 = asyncio.Semaphore(CONCURRENT_VERIFICATIONS)
 
     async def create(
         self, username: str, *, admin: bool = False, secret: str | None = None, projects: tuple[str, ...] = ()

@@ -33,6 +33,7 @@ from fieldstation.portal import data
 from fieldstation.portal.assets import STATIC, TEMPLATES, missing_vendor_files, vendor_file
 from fieldstation.portal.session import (
     SECURITY_HEADERS,
+    SESSION_COOKIE,
     SIGN_IN_COOKIE,
     FormRefused,
     clear_session_cookie,
@@ -145,7 +146,7 @@ class Portal:
                 await read_form(request, session.csrf_token)
             except FormRefused:
                 return self.redirect(f"{MOUNT}/")
-            await hub.operators.sign_out(request.cookies.get("fieldstation_session", ""))
+            await hub.operators.sign_out(request.cookies.get(SESSION_COOKIE, ""))
         response = self.redirect(f"{MOUNT}/sign-in")
         clear_session_cookie(response, request)
         return response
@@ -187,12 +188,15 @@ class Portal:
             raise NotFound(f"you have no project named {name!r}")
         return project
 
-    async def _device(self, request: Request, hub: Hub, project: Project) -> Device:
-        short_id = request.path_params["device"]
+    async def _device(self, hub: Hub, project: Project, short_id: str) -> Device:
         device = await hub.devices.by_short_id(project, short_id) if len(short_id) <= 16 else None
         if device is None:
             raise NotFound(f"project {project.name} has no device {short_id!r}")
         return device
+
+    def _period(self, request: Request, hub: Hub) -> tuple[int, int]:
+        query = request.query_params
+        return data.period(query.get("start") or None, query.get("end") or None, hub.clock.now_us())
 
     async def home(self, request: Request, hub: Hub, session: OperatorSession) -> Response:
         projects = await hub.operators.visible_projects(session.operator)
@@ -201,9 +205,7 @@ class Portal:
 
     async def map_page(self, request: Request, hub: Hub, session: OperatorSession) -> Response:
         project = await self._project(request, hub, session)
-        since_us, until_us = data.period(
-            request.query_params.get("start"), request.query_params.get("end"), hub.clock.now_us()
-        )
+        since_us, until_us = self._period(request, hub)
         return self.page(
             request,
             "map.html",
@@ -217,9 +219,7 @@ class Portal:
 
     async def tracks(self, request: Request, hub: Hub, session: OperatorSession) -> Response:
         project = await self._project(request, hub, session)
-        since_us, until_us = data.period(
-            request.query_params.get("start"), request.query_params.get("end"), hub.clock.now_us()
-        )
+        since_us, until_us = self._period(request, hub)
         body = await data.tracks(hub, project, since_us, until_us)
         for device in body["devices"]:
             device["url"] = f"{MOUNT}/projects/{project.name}/devices/{device['id']}"
@@ -247,10 +247,8 @@ class Portal:
 
     async def device_page(self, request: Request, hub: Hub, session: OperatorSession) -> Response:
         project = await self._project(request, hub, session)
-        device = await self._device(request, hub, project)
-        since_us, until_us = data.period(
-            request.query_params.get("start"), request.query_params.get("end"), hub.clock.now_us()
-        )
+        device = await self._device(hub, project, request.path_params["device"])
+        since_us, until_us = self._period(request, hub)
         recent = await hub.devices.recent_readings(device, RECENT_READINGS)
         return self.page(
             request,
@@ -266,10 +264,8 @@ class Portal:
 
     async def device_series(self, request: Request, hub: Hub, session: OperatorSession) -> Response:
         project = await self._project(request, hub, session)
-        device = await self._device(request, hub, project)
-        since_us, until_us = data.period(
-            request.query_params.get("start"), request.query_params.get("end"), hub.clock.now_us()
-        )
+        device = await self._device(hub, project, request.path_params["device"])
+        since_us, until_us = self._period(request, hub)
         return self.json(await data.series(hub, device, since_us, until_us))
 
     async def gateways_page(self, request: Request, hub: Hub, session: OperatorSession) -> Response:
@@ -383,12 +379,10 @@ class Portal:
         chosen = query.get("format", "")
         if chosen not in FORMATS:
             raise InvalidInput(f"no export format {chosen!r}: {', '.join(FORMATS)}")
-        since_us, until_us = data.period(
-            query.get("start") or None, query.get("end") or None, hub.clock.now_us()
-        )
+        since_us, until_us = self._period(request, hub)
         wanted = query.get("device") or ""
         if wanted:
-            devices = [await self._device_named(hub, project, wanted)]
+            devices = [await self._device(hub, project, wanted)]
         else:
             devices = await data.map_devices(hub, project)
         form = FORMATS[chosen]
@@ -408,12 +402,6 @@ class Portal:
                 "Content-Disposition": f'attachment; filename="{name}.{form.extension}"',
             },
         )
-
-    async def _device_named(self, hub: Hub, project: Project, short_id: str) -> Device:
-        device = await hub.devices.by_short_id(project, short_id) if len(short_id) <= 16 else None
-        if device is None:
-            raise NotFound(f"project {project.name} has no device {short_id!r}")
-        return device
 
     # live -----------------------------------------------------------------------------------------------
 

@@ -102,6 +102,7 @@ async def tracks(hub: Hub, project: Project, since_us: int, until_us: int) -> di
         "since": since_us // MICROS,
         "until": until_us // MICROS,
         "fields": list(FIX_VALUES),
+        "palette": list(PALETTE),
         "devices": out,
     }
 

@@ -11,6 +11,7 @@
   map.createPane("basemap").style.zIndex = 150; // under any tiles: when they cannot load, it shows
   const tracks = new Map(); // device id -> {colour, line, last, count, item}
   let fields = [];
+  let palette = ["#e6194b"]; // the hub's, with the tracks: a collar that appears live takes the next colour
   let bounds = null;
 
   if (element.dataset.tiles) {
@@ -140,6 +141,7 @@
   async function drawTracks() {
     const body = await json(element.dataset.tracks);
     fields = body.fields;
+    palette = body.palette;
     body.devices.forEach(addTrack);
     if (bounds) {
       map.fitBounds(bounds.pad(0.1));
@@ -150,8 +152,6 @@
     performance.mark("fieldstation-tracks-drawn");
     status.textContent = `${body.devices.length} individuals, ${fixes} fixes (drawn in ${drawn} ms)`;
   }
-
-  const palette = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"];
 
   function live(delay) {
     const url = new URL(element.dataset.live, location.href);
