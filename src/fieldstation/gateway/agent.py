@@ -79,10 +79,11 @@ class Agent:
     async def run(self) -> None:
         logging.getLogger("fieldstation.gateway").addHandler(self.logs)
         log.info("fieldstation gateway agent %s starting (data in %s)", __version__, self.config.data_dir)
-        for device in self.store.paired():
-            await self._start(device)
         try:
             async with asyncio.TaskGroup() as group:
+                # The devices paired before are started beside the link, not before it: a bridge that is
+                # slow to list its devices must not keep the outbox from the hub.
+                group.create_task(self._start_paired())
                 if self.link is not None:
                     group.create_task(self.link.run())
                     group.create_task(self._flush_logs())
@@ -98,6 +99,10 @@ class Agent:
                 group.create_task(self._follow_declared_devices())
         finally:
             await self.close()
+
+    async def _start_paired(self) -> None:
+        for device in self.store.paired():
+            await self._start(device)
 
     async def stop(self, running: asyncio.Task[None]) -> None:
         """Say goodbye to the hub (a client-initiated disconnect, not a lost session), then stop."""

@@ -29,8 +29,8 @@ class ApiDescription:
     unauthorized: dict[str, Any]
     """An example of its answer to missing or wrong credentials (401)."""
     not_found: dict[str, Any] = field(default_factory=dict)
-    """An example of its answer for a resource the path names that does not exist (404), given to every
-    operation with path parameters."""
+    """An example of its answer for a resource the request names that does not exist (404), given to every
+    operation with parameters."""
     credentials_in_body: frozenset[str] = frozenset()
     """Public paths that check credentials sent in their body (a token request): they answer 401 too."""
     refusals: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
@@ -85,7 +85,8 @@ def describe(app: FastAPI, description: ApiDescription) -> None:
                     success = next(status for status in responses if status.startswith("2"))
                     content = responses[success].setdefault("content", {}).setdefault("application/json", {})
                     content["example"] = example
-                if "{" in path and description.not_found:
+                # A path parameter or a filter (`deviceGuid=`) can name what does not exist.
+                if description.not_found and ("{" in path or "parameters" in operation):
                     responses["404"] = _error("No such resource (or not the caller's)", description.not_found)
                 requirement = description.security(path, method)
                 operation["security"] = requirement

@@ -29,6 +29,8 @@ DEFAULT_BASE = "zigbee2mqtt"
 PAIR_TIMEOUT_S = 120.0
 STATUS_TIMEOUT_S = 10.0
 RECONNECT_S = 2.0
+LISTED_S = 5.0
+"""How long pairing waits for the bridge's retained device list before asking it to permit joining."""
 
 
 def _broker(parameters: Mapping[str, Any]) -> tuple[str, int]:
@@ -49,6 +51,8 @@ class _Bridge:
         self.waiters: defaultdict[str, list[asyncio.Future[Any]]] = defaultdict(list)
         self.client: aiomqtt.Client | None = None
         self.ready = asyncio.Event()
+        self.listed = asyncio.Event()
+        """The bridge's retained device list has arrived (after whatever the broker kept for the agent)."""
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
@@ -88,6 +92,7 @@ class _Bridge:
             return
         if rest == "bridge/devices" and isinstance(body, list):
             self.known = {str(d.get("friendly_name")) for d in body if isinstance(d, dict)}
+            self.listed.set()
         elif rest == "bridge/event" and isinstance(body, dict) and body.get("type") == "device_interview":
             data = body.get("data") or {}
             name, status = str(data.get("friendly_name")), data.get("status")
@@ -154,7 +159,11 @@ class MqttAdapter(Adapter):
         except TimeoutError:
             bridge.devices.pop(name, None)
             raise AdapterError(f"the bridge's broker {bridge.host}:{bridge.port} cannot be reached") from None
-        await asyncio.sleep(0.2)  # the retained device list arrives right after subscribing
+        # The retained device list arrives after the messages the broker kept for the agent while it was
+        # away, which take a while to write to the outbox (a fixed 0.2 s wait missed it after a restart, and
+        # a device paired for days was taken for a new one, waiting for an interview that never came).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(bridge.listed.wait(), timeout=LISTED_S)
         if name in bridge.known:
             return True
         await bridge.publish("bridge/request/permit_join", {"value": True, "time": int(PAIR_TIMEOUT_S)})
