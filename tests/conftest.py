@@ -19,9 +19,11 @@ import pytest
 # Hubs started by tests run no embedded MQTT broker unless a test asks for one (tests/gateway/).
 os.environ.setdefault("FIELDSTATION_MQTT_PORT", "0")
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from fieldstation import app as app_module
 from fieldstation.app import create_app
+from fieldstation.cli import app as cli_app
 from fieldstation.codecs import awt_frame
 from fieldstation.config import Settings
 from fieldstation.core.clock import MICROS, FakeClock
@@ -188,15 +190,13 @@ class LiveServer:
         """The server's environment: the CLI reaches its store with the same settings."""
 
     def cli(self, *args: str) -> Any:
-        """Run the `fieldstation` command against this server's data dir; parse its JSON output."""
-        out = subprocess.run(
-            [sys.executable, "-m", "fieldstation", *args, "--json", "--data-dir", str(self.data_dir)],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=self.env,
+        """Run the `fieldstation` command (in this process, with the server's settings) against this server's
+        store; parse its JSON output."""
+        result = CliRunner().invoke(
+            cli_app, [*args, "--json", "--data-dir", str(self.data_dir)], env=self.env
         )
-        return json.loads(out.stdout)
+        assert result.exit_code == 0, (args, result.stderr, result.exception)
+        return json.loads(result.stdout)
 
     def demo_credentials(self) -> dict[str, Any]:
         return dict(json.loads((self.data_dir / "demo-credentials.json").read_text()))

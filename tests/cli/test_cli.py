@@ -5,21 +5,38 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from fieldstation.cli import app
 from fieldstation.core.devices import HUB_TAG_BASE
 
 
-def fieldstation(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fieldstation", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        check=check,
-    )
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def fieldstation(
+    data_dir: Path,
+    *args: str,
+    check: bool = True,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Ran:
+    """The command, run in this process: the options, output and exit codes scripts rely on, without an
+    interpreter's start per call (a second and a half each; `test_the_command_runs_as_a_process` keeps
+    one real process)."""
+    result = CliRunner().invoke(app, [*args, "--data-dir", str(data_dir)], input=stdin, env=env)
+    if check and result.exit_code != 0:
+        raise AssertionError(f"{args}: exit {result.exit_code}: {result.stderr}{result.exception!r}")
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 def as_json(data_dir: Path, *args: str) -> Any:
@@ -102,12 +119,24 @@ def test_demo_project_has_a_week_of_hourly_fixes(tmp_path: Path) -> None:
 
 
 def test_help_explains_every_command() -> None:
-    for args in ([], ["serve"], ["project", "create"], ["device", "add"], ["device", "list"]):
-        out = subprocess.run(
-            [sys.executable, "-m", "fieldstation", *args, "--help"], capture_output=True, text=True
-        )
-        assert out.returncode == 0, args
+    for args in ([], ["serve"], ["project", "create"], ["device", "add"], ["device", "list"], ["user"]):
+        out = CliRunner().invoke(app, [*args, "--help"])
+        assert out.exit_code == 0, args
         assert "Usage" in out.stdout
+
+
+def test_the_command_runs_as_a_process(tmp_path: Path) -> None:
+    """`python -m fieldstation` (what the console script runs), its JSON on stdout and its exit codes."""
+    made = subprocess.run(
+        [sys.executable, "-m", "fieldstation", "project", "create", "kruger", "--json", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0 and json.loads(made.stdout)["project"]["name"] == "kruger"
+    again = subprocess.run(
+        [sys.executable, "-m", "fieldstation", "project", "create", "kruger", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert again.returncode == 2 and "already exists" in again.stderr
 
 
 def test_credentials_create_list_revoke(tmp_path: Path) -> None:

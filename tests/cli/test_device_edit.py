@@ -4,8 +4,6 @@ the change, the readings already stored included."""
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +11,7 @@ import httpx
 import pytest
 
 from fieldstation.codecs import awt_frame
+from tests.cli.test_cli import Ran, fieldstation
 from tests.conftest import START_S, LiveServer, basic, start_server
 
 pytestmark = pytest.mark.live
@@ -27,12 +26,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live.process.wait(timeout=10)
 
 
-def _cli(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fieldstation", *args, "--data-dir", str(server.data_dir)],
-        capture_output=True,
-        text=True,
-    )
+def _cli(server: LiveServer, *args: str) -> Ran:
+    return fieldstation(server.data_dir, *args, check=False, env=server.env)
 
 
 def _awt(server: LiveServer, awt: dict[str, str]) -> httpx.Client:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import httpx
@@ -51,17 +50,13 @@ def test_create_list_grant_passwd_remove(tmp_path: Path) -> None:
 
 
 def test_a_password_from_standard_input(tmp_path: Path) -> None:
-    made = subprocess.run(
-        [sys.executable, "-m", "fieldstation", "user", "create", "ranger", "--password-stdin", "--json",
-         "--data-dir", str(tmp_path)],
-        input="a-long-enough-password\n", capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert "password" not in made.stdout
-    short = subprocess.run(
-        [sys.executable, "-m", "fieldstation", "user", "passwd", "ranger", "--password-stdin",
-         "--data-dir", str(tmp_path)],
-        input="short\n", capture_output=True, text=True,
-    )  # fmt: skip
+    made = fieldstation(
+        tmp_path, "user", "create", "ranger", "--password-stdin", "--json", stdin="a-long-enough-password\n"
+    )
+    assert "password" not in json.loads(made.stdout)
+    short = fieldstation(
+        tmp_path, "user", "passwd", "ranger", "--password-stdin", stdin="short\n", check=False
+    )
     assert short.returncode == 2 and "10 to 256 characters" in short.stderr
 
 

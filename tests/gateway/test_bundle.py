@@ -87,6 +87,11 @@ def test_install_sh_installs_the_hubs_own_agent(issued, tmp_path: Path) -> None:
     assert hashlib.sha256(served).hexdigest() in archive.read("install.sh").decode()
     assert (home / "venv" / "pip-ran").read_text().split() == ["install", "--quiet", str(wheel)]
     assert (home / "venv" / "agent-ran").read_text().split() == ["gateway", "run", "--config", f"{home}/.env"]
+    # The agent's code, not the portal's browser packages (megabytes over a satellite or LoRa backhaul).
+    names = zipfile.ZipFile(io.BytesIO(served)).namelist()
+    assert "fieldstation/gateway/agent.py" in names
+    assert not [name for name in names if "node_modules" in name]
+    assert len(served) < 1_000_000
 
 
 def test_install_sh_refuses_an_agent_that_does_not_match_the_bundle(issued, tmp_path: Path) -> None:

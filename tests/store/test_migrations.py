@@ -188,3 +188,15 @@ def test_postgres_tenancy_migration(postgres_url: str) -> None:
         return postgres_url.rsplit("/", 1)[0] + "/tenancy"
 
     asyncio.run(_tenancy_migration(asyncio.run(fresh_database())))
+
+
+def test_the_head_read_from_file_names_is_alembics() -> None:
+    """`migrate` skips Alembic when the store is at `HEAD`, which it reads from the migrations' file names."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from fieldstation.store.database import HEAD, MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD

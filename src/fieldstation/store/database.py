@@ -10,15 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from fieldstation.store.writer_process import SQLITE_PRAGMAS
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+HEAD = max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+"""The newest revision (each migration's file name starts with its revision id; tests/store checks that
+Alembic agrees). A store already there is not handed to Alembic at all: importing it and reading its
+scripts cost every CLI command half a second."""
 log = logging.getLogger("fieldstation.store")
 
 
@@ -60,7 +62,9 @@ async def streaming_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnec
             await connection.close()
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -75,6 +79,8 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     drop, rename), and dropping `devices` with enforcement on would cascade to every reading and uplink.
     SQLite ignores the pragma inside a transaction, so it is set before the migration's transaction; the
     keys are checked once it is done."""
+    if revision == "head" and await _stored_revision(engine) == HEAD:
+        return
     sqlite = engine.dialect.name == "sqlite"
     async with engine.connect() as connection:
         if sqlite:
@@ -95,14 +101,27 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         log.info("database schema upgraded from %s to %s", before or "nothing (a new database)", after)
 
 
+async def _stored_revision(engine: AsyncEngine) -> str | None:
+    """The store's revision as Alembic records it; None for a new store."""
+    try:
+        async with engine.connect() as connection:
+            return (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except DBAPIError:  # no version table yet
+        return None
+
+
 def _upgrade(connection: Connection, revision: str) -> tuple[str | None, str | None]:
     """Upgrade on this connection; the revisions before and after."""
+    from alembic import command
+
     before = _revision(connection)
     command.upgrade(_alembic_config(connection), revision)
     return before, _revision(connection)
 
 
 def _revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
