@@ -160,36 +160,39 @@ def prepared(readings: int, database_url: str | None) -> tuple[Path, dict[str, s
     return data_dir, json.loads(credentials_file.read_text())
 
 
-def raw_sql_times(data_dir: Path, database_url: str | None, pages: list[ReadingWindow]) -> list[float]:
-    """The store's own query for each page (`Store.page_sql`), its rows straight from SQLite or PostgreSQL
-    into one JSON array, in this process: the floor under any server."""
-    statements = [Store.page_sql(window, sqlite=database_url is None) for window in pages]
-    times = []
-    if database_url is None:
-        with sqlite3.connect(data_dir / "fieldstation.db") as db:
-            db.execute("PRAGMA cache_size=-4096")
-            for sql, args in statements:
-                start = time.perf_counter()
-                rows = db.execute(sql, args).fetchall()
-                ("[" + ",".join(row[0] for row in rows) + "]").encode()
-                times.append(time.perf_counter() - start)
-        return times
+class RawFloor:
+    """The store's own query for a page (`Store.page_sql`), its rows straight from SQLite or PostgreSQL into
+    one JSON array, in this process: the floor under any server. Timed right after the same page over HTTP,
+    page by page, so that the machine's drift (a page's time moved by a third between two phases of one
+    run here) falls on both sides of the ratio alike."""
 
-    async def on_postgres() -> None:
-        connection = await asyncpg.connect(
-            database_url.replace("+asyncpg", ""), server_settings={"jit": "off"}
+    def __init__(self, data_dir: Path, database_url: str | None) -> None:
+        self._sqlite = database_url is None
+        if database_url is None:
+            self._db = sqlite3.connect(data_dir / "fieldstation.db")
+            self._db.execute("PRAGMA cache_size=-4096")
+            return
+        self._runner = asyncio.Runner()
+        self._pg = self._runner.run(
+            asyncpg.connect(database_url.replace("+asyncpg", ""), server_settings={"jit": "off"})
         )
-        try:
-            for sql, args in statements:
-                start = time.perf_counter()
-                rows = await connection.fetch(sql, *args)
-                ("[" + ",".join(row[0] for row in rows) + "]").encode()
-                times.append(time.perf_counter() - start)
-        finally:
-            await connection.close()
 
-    asyncio.run(on_postgres())
-    return times
+    def time(self, window: ReadingWindow) -> float:
+        sql, args = Store.page_sql(window, sqlite=self._sqlite)
+        start = time.perf_counter()
+        if self._sqlite:
+            rows = self._db.execute(sql, args).fetchall()
+        else:
+            rows = self._runner.run(self._pg.fetch(sql, *args))
+        ("[" + ",".join(row[0] for row in rows) + "]").encode()
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        if self._sqlite:
+            self._db.close()
+        else:
+            self._runner.run(self._pg.close())
+            self._runner.close()
 
 
 def main() -> None:
@@ -220,37 +223,39 @@ def main() -> None:
         server.reset_peak()
         memory_before = server.memory_kib()
 
-        archive, archive_bytes = [], 0
+        floor = RawFloor(data_dir, options.database_url)
+        archive, archive_bytes, raw_archive = [], 0, []
         for run in range(options.runs):
             offset = (run * 61_000) % max(1, options.readings - 50_000)
             elapsed, page = timed(conn, f"/awt/v2/data/archive?start=0&offset={offset}", headers)
             archive.append(elapsed)
             archive_bytes = max(archive_bytes, len(page))
             assert len(json.loads(page)) == 50_000
+            raw_archive.append(
+                floor.time(
+                    ReadingWindow(project_id=1, order="time", since_us=0, until_us=2**62, limit=50_000,
+                                  offset=offset)
+                )
+            )  # fmt: skip
         memory_after_archive = server.memory_kib()
 
-        recent, deep = [], []
+        horizon_us = (int(time.time()) - 90 * 86_400) * 1_000_000
+        recent, raw_recent, deep = [], [], []
         for run in range(options.runs * 10):
-            elapsed, page = timed(conn, f"/awt/v2/data?offset={(run * 7_919) % FIRST_PAGES}", headers)
+            offset = (run * 7_919) % FIRST_PAGES
+            elapsed, page = timed(conn, f"/awt/v2/data?offset={offset}", headers)
             recent.append(elapsed)
+            raw_recent.append(
+                floor.time(
+                    ReadingWindow(project_id=1, order="inserted", since_us=horizon_us, until_us=2**62,
+                                  limit=1_000, offset=offset)
+                )
+            )  # fmt: skip
         assert len(json.loads(page)) == 1_000
         for run in range(options.runs):
             offset = options.readings - 1_000 - (run * 7_919) % FIRST_PAGES
             deep.append(timed(conn, f"/awt/v2/data?offset={offset}", headers)[0])
-
-        horizon_us = (int(time.time()) - 90 * 86_400) * 1_000_000
-        archive_pages = [
-            ReadingWindow(project_id=1, order="time", since_us=0, until_us=2**62, limit=50_000,
-                          offset=(r * 61_000) % (options.readings - 50_000))
-            for r in range(options.runs)
-        ]  # fmt: skip
-        recent_pages = [
-            ReadingWindow(project_id=1, order="inserted", since_us=horizon_us, until_us=2**62, limit=1_000,
-                          offset=(r * 7_919) % FIRST_PAGES)
-            for r in range(options.runs * 10)
-        ]  # fmt: skip
-        raw_archive = raw_sql_times(data_dir, options.database_url, archive_pages)
-        raw_recent = raw_sql_times(data_dir, options.database_url, recent_pages)
+        floor.close()
     finally:
         server.stop()
 

@@ -33,3 +33,11 @@ def json_array_stream(
         yield b"]"
 
     return StreamingResponse(body(), status_code=status_code, headers=headers, media_type=JSON)
+
+
+async def json_array(chunks: AsyncIterator[list[str]]) -> Response:
+    """A short JSON array (a page of at most a chunk or two) whose elements are already JSON text, sent
+    whole with its length. For a 1,000-record page the streamed form cost a chunked encoding, three writes
+    and a task group watching for the client's disconnect: 0.3 ms of a 6 ms page (docs/performance.md)."""
+    parts = [",".join(chunk) async for chunk in chunks if chunk]
+    return Response(f"[{','.join(parts)}]".encode(), media_type=JSON)

@@ -33,7 +33,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def connect(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=8, max_overflow=8)
+        # Last in, first out: a lone reader gets the connection it just used, whose page cache is warm. In
+        # turn (the default), each of eight connections warmed its own 4 MB cache and a 1,000-row page read
+        # mostly cold pages.
+        engine = create_async_engine(url, pool_size=8, max_overflow=8, pool_use_lifo=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # JIT compilation pays off for long analytical queries; a large page's plan crosses its cost threshold

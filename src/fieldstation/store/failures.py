@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,7 +13,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from fieldstation.core.errors import StoreUnavailable
 
-UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+UNREACHABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    sqlite3.OperationalError,
+    ConnectionError,
+    TimeoutError,
+)
 """What the drivers raise when the database cannot be reached (down, locked past the timeout, disk gone)."""
 
 C = TypeVar("C", bound=type)

@@ -38,6 +38,7 @@ from fieldstation.store.rows import json_columns
 from fieldstation.store.rows import project_row as _project
 from fieldstation.store.rows import reading_row as _reading
 from fieldstation.store.sqlite_batch import plan
+from fieldstation.store.sqlite_reads import SqliteReads
 from fieldstation.store.writer_process import WriterProcess
 
 STREAM_CHUNK_ROWS = 2_000
@@ -52,6 +53,7 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries, Oper
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sqlite_writer = None
+        self._sqlite_reads: SqliteReads | None = None
         if engine.dialect.name == "sqlite":
             database = engine.url.database
             if not database or database == ":memory:" or database.startswith("file:"):
@@ -60,10 +62,13 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries, Oper
                     f"got {engine.url}"
                 )
             self._sqlite_writer = WriterProcess(Path(database))
+            self._sqlite_reads = SqliteReads(Path(database))
 
     async def close(self) -> None:
         if self._sqlite_writer is not None:
             await self._sqlite_writer.close()
+        if self._sqlite_reads is not None:
+            self._sqlite_reads.close()
         await self.engine.dispose()
 
     # hub settings -------------------------------------------------------------------------------------
@@ -415,11 +420,16 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries, Oper
 
         The statement runs on the driver's own connection: SQLAlchemy's result layer costs more than the
         database itself on a 50,000-row page. A page of one chunk at most is read in one call (on SQLite,
-        one hop to the driver's thread: execute and fetch together); a longer one through a cursor, a
-        chunk at a time (docs/performance.md)."""
+        on the store's own read connections, `sqlite_reads.py`); a longer one through a cursor, a chunk at
+        a time (docs/performance.md)."""
         sqlite = self.engine.dialect.name == "sqlite"
         sql, args = self.page_sql(window, sqlite)
         one_chunk = window.limit is not None and window.limit <= STREAM_CHUNK_ROWS
+        if one_chunk and self._sqlite_reads is not None:
+            rows = await self._sqlite_reads.first_column(sql, args)
+            if rows:
+                yield rows
+            return
         async with streaming_connection(self.engine) as conn:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection

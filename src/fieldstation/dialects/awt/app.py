@@ -20,7 +20,7 @@ from fieldstation.dialects.awt.description import DESCRIPTION
 from fieldstation.dialects.awt.webhooks import WEBHOOKS
 from fieldstation.http import api_docs, openapi
 from fieldstation.http.credentials import basic_credentials, client_address
-from fieldstation.http.responses import JsonResponse, json_array_stream
+from fieldstation.http.responses import JsonResponse, json_array, json_array_stream
 from fieldstation.intake import webhooks
 
 TOKEN_LIFETIME_S = 3600
@@ -124,7 +124,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
 
     async def recent(
         window_params: WindowParams, hub: Hub, credential: Credential, raw_tag_id: str | None
-    ) -> StreamingResponse:
+    ) -> Response:
         start, end, offset = window_params
         device = None if raw_tag_id is None else await device_for_tag(hub, credential, raw_tag_id)
         await spend(hub, credential, groups.DATA)
@@ -139,7 +139,7 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             limit=RECENT_PAGE,
             offset=offset,
         )
-        return json_array_stream(hub.readings.awt_pages(window))
+        return await json_array(hub.readings.awt_pages(window))
 
     async def archive(
         window_params: WindowParams, hub: Hub, credential: Credential, raw_tag_id: str | None
@@ -172,12 +172,12 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
         return await archive(window, hub, credential, tag_id)
 
     @app.get("/data")
-    async def data_all(hub: HubDep, credential: Caller, window: Window) -> StreamingResponse:
+    async def data_all(hub: HubDep, credential: Caller, window: Window) -> Response:
         """Readings received in the last 90 days, by when they arrived, 1,000 a page."""
         return await recent(window, hub, credential, None)
 
     @app.get("/data/{tag_id}")
-    async def data_tag(hub: HubDep, credential: Caller, window: Window, tag_id: TagId) -> StreamingResponse:
+    async def data_tag(hub: HubDep, credential: Caller, window: Window, tag_id: TagId) -> Response:
         """One tag's readings received in the last 90 days, 1,000 a page."""
         return await recent(window, hub, credential, tag_id)
 
