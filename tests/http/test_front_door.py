@@ -208,15 +208,21 @@ def test_password_guessing_is_throttled_and_does_not_lock_the_owner_out(
     body = {"payload": "00", "eui": "00000000000000AA"}
     owner = httpx.post(url, json=body, headers={"X-API-KEY": awt["api_key"], "Authorization": good})
     assert owner.status_code == 404  # authenticated; the device is unknown
-    statuses = []
-    for _ in range(14):
-        response = httpx.post(url, json=body, headers={"X-API-KEY": awt["api_key"], "Authorization": bad})
-        statuses.append(response.status_code)
-    # 10 checks at once per credential and address (the owner's own check was the first), then 1 every 6 s.
+    started = time.monotonic()
+    answers = [
+        httpx.post(url, json=body, headers={"X-API-KEY": awt["api_key"], "Authorization": bad})
+        for _ in range(14)
+    ]
+    elapsed = time.monotonic() - started
+    statuses = [answer.status_code for answer in answers]
+    # 10 checks at once per credential and address (the owner's own check was the first), then 1 every 6 s:
+    # on a machine slow enough to take more than 6 s over these calls, one more guess was due.
     assert statuses[:9] == [401] * 9
-    assert statuses[9:] == [429] * 5
-    assert int(response.headers["Retry-After"]) >= 1
-    assert response.json() == {"error": "Rate limit reached - request rejected."}
+    assert statuses[9] == 429
+    assert statuses[9:].count(401) <= elapsed // 6, (statuses, elapsed)
+    refused = answers[9]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.json() == {"error": "Rate limit reached - request rejected."}
     # The owner's network server is not held back by the guesser.
     owner = httpx.post(url, json=body, headers={"X-API-KEY": awt["api_key"], "Authorization": good})
     assert owner.status_code == 404

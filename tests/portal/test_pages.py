@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 import gpxpy
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from fieldstation.core.models import CredentialKind
+from fieldstation.portal import app as portal_app
 from fieldstation.portal import data
 from tests.conftest import START_S, Harness
 from tests.portal.conftest import operator, sign_in
@@ -245,3 +247,19 @@ def test_the_live_map_of_another_project_or_without_a_session_is_closed(harness:
     sign_in(harness.client, "ranger", secret)
     assert refused("/portal/projects/other/live") == 1008
     assert refused("/portal/projects/field/live", {"Origin": "https://evil.example"}) == 1008
+
+
+def test_an_open_map_stops_when_its_session_ends(
+    tracked: tuple[Harness, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness, _ = tracked
+    monkeypatch.setattr(portal_app, "SESSION_CHECK_S", 0.05)
+    field = harness.run(lambda: harness.hub.projects.get("field"))
+    device = harness.run(lambda: harness.hub.devices.list(field))[0]
+    with harness.client.websocket_connect("/portal/projects/field/live") as live:
+        harness.run(lambda: harness.hub.operators.set_password("ranger"))  # ends every session of ranger
+        time.sleep(0.5)  # ten checks
+        harness.fix(device, START_S, latitude=-18.5, longitude=16.5)  # what a feed left open would send
+        with pytest.raises(WebSocketDisconnect) as closed:
+            live.receive_json()
+    assert closed.value.code == 1008

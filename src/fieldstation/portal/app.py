@@ -53,6 +53,7 @@ LOG_TAIL = 200
 RECENT_READINGS = 20
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+SESSION_CHECK_S = 30.0
 SETTINGS_FORM = ("auto_register", "retention_days", "instathings_env", "maintenance")
 
 
@@ -417,15 +418,20 @@ class Portal:
             await websocket.close(code=POLICY_VIOLATION)
             return
         await websocket.accept()
+        token = websocket.cookies.get(SESSION_COOKIE, "")
         with hub.events.subscribe(project.id) as stream:
-            forward = asyncio.create_task(_forward(websocket, stream))
+            tasks = [
+                asyncio.create_task(_forward(websocket, stream)),
+                asyncio.create_task(_close_when_signed_out(hub, websocket, token)),
+            ]
             try:
                 while (await websocket.receive())["type"] != "websocket.disconnect":
                     pass
             finally:
-                forward.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await forward
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
     # files ----------------------------------------------------------------------------------------------
 
@@ -446,6 +452,16 @@ async def _forward(websocket: WebSocket, stream: Any) -> None:
         await websocket.close(code=TRY_AGAIN_LATER, reason="fell behind")
     except (WebSocketDisconnect, RuntimeError):
         pass
+
+
+async def _close_when_signed_out(hub: Hub, websocket: WebSocket, token: str) -> None:
+    """An open map stops with its session (signed out elsewhere, a new password, expired, the operator
+    removed), checked every SESSION_CHECK_S."""
+    while True:
+        await asyncio.sleep(SESSION_CHECK_S)
+        if await hub.operators.session(token) is None:
+            await websocket.close(code=POLICY_VIOLATION, reason="signed out")
+            return
 
 
 def _next(request: Request, wanted: str | None = None) -> str:
