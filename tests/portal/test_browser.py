@@ -131,6 +131,7 @@ def test_the_demo_projects_tracks_on_the_map_offline_and_live(visit: Visit) -> N
     )
     assert posted.status_code == 201, posted.text
     visit.page.wait_for_selector(f"#legend li:nth-child({individuals + 1})")
+    assert visit.page.inner_text(f"#legend li:nth-child({individuals + 1}) a") == "tag 3001"  # its name
     assert visit.page.inner_text("#map-status").startswith("new fix of ")
     visit.shot("map-live")
 

@@ -224,7 +224,7 @@ def test_new_fixes_reach_the_open_map_live(tracked: tuple[Harness, str]) -> None
     with harness.client.websocket_connect("/portal/projects/field/live") as live:
         harness.fix(device, START_S, latitude=-18.5, longitude=16.5, temperature=31)
         (event,) = live.receive_json()
-    assert event["device"] == device.short_id
+    assert event["device"] == device.short_id and event["name"] == "tag 2041"
     assert event["fix"][:3] == [START_S, pytest.approx(-18.5), pytest.approx(16.5)] and event["fix"][4] == 31
     assert event["error"] is None
     assert event["time"] == START_S

@@ -421,7 +421,7 @@ class Portal:
         token = websocket.cookies.get(SESSION_COOKIE, "")
         with hub.events.subscribe(project.id) as stream:
             tasks = [
-                asyncio.create_task(_forward(websocket, stream)),
+                asyncio.create_task(_forward(hub, project, websocket, stream)),
                 asyncio.create_task(_close_when_signed_out(hub, websocket, token)),
             ]
             try:
@@ -442,10 +442,18 @@ class Portal:
         return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
 
 
-async def _forward(websocket: WebSocket, stream: Any) -> None:
+async def _forward(hub: Hub, project: Project, websocket: WebSocket, stream: Any) -> None:
+    names: dict[str, str] = {}
+    """Device short id -> name, for a collar the map has not drawn yet (its first uplink registered it)."""
     try:
         async for batch in stream:
             fixes = [fix for fix in map(data.live_fix, batch) if fix is not None]
+            for fix in fixes:
+                short_id = str(fix["device"])
+                if short_id not in names:
+                    device = await hub.devices.by_short_id(project, short_id)
+                    names[short_id] = device.name if device is not None else short_id
+                fix["name"] = names[short_id]
             if fixes:
                 await websocket.send_text(orjson.dumps(fixes).decode())
     except SubscriberTooSlow:

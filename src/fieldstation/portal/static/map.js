@@ -162,7 +162,7 @@
       for (const event of JSON.parse(message.data)) {
         let track = tracks.get(event.device);
         if (!track) {
-          track = addTrack({ id: event.device, name: event.device, colour: palette[tracks.size % palette.length], fixes: [] });
+          track = addTrack({ id: event.device, name: event.name, colour: palette[tracks.size % palette.length], fixes: [] });
         }
         if (event.fix) {
           addFix(track, event.fix, event.error);
