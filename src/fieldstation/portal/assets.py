@@ -37,3 +37,17 @@ def vendor_file(name: str) -> Path | None:
 def missing_vendor_files() -> list[str]:
     """What the set-up has not installed; the portal says so on every page rather than draw half a map."""
     return sorted(name for name, relative in VENDOR_FILES.items() if not (NODE_MODULES / relative).is_file())
+
+
+def prune() -> int:
+    """Delete what npm installed beside the files served (READMEs, sources, maps, other scales of the
+    basemap): what stays is what the hub serves and the packages' licences. Returns the files deleted."""
+    kept = {NODE_MODULES / relative for relative in VENDOR_FILES.values()}
+    deleted = 0
+    for path in sorted(NODE_MODULES.rglob("*"), reverse=True):
+        if path.is_file() and path not in kept and not path.name.startswith("LICENSE"):
+            path.unlink()
+            deleted += 1
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return deleted
