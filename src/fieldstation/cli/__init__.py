@@ -11,6 +11,7 @@ from fieldstation.cli.credentials import credential_app
 from fieldstation.cli.devices import device_app
 from fieldstation.cli.exports import export_command
 from fieldstation.cli.gateway import gateway_app
+from fieldstation.cli.imports import import_app
 from fieldstation.cli.maintenance import maintenance
 from fieldstation.cli.mqtt import mqtt_app
 from fieldstation.cli.projects import project_app
@@ -36,6 +37,7 @@ app.add_typer(device_app, name="device")
 app.add_typer(credential_app, name="credential")
 app.command()(maintenance)
 app.command("export")(export_command)
+app.add_typer(import_app, name="import")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(mqtt_app, name="mqtt")
 app.add_typer(user_app, name="user")

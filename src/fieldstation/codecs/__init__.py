@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fieldstation.codecs import astrocast_geo, awt_frame, json_object, passthrough
+from fieldstation.codecs import astrocast_geo, awt_frame, awt_reading, json_object, passthrough
 from fieldstation.core.models import Decoded
 
 Codec = Callable[[bytes, int], Decoded]
@@ -14,6 +14,7 @@ Codec = Callable[[bytes, int], Decoded]
 
 _REGISTRY: dict[str, Codec] = {
     awt_frame.NAME: awt_frame.decode,
+    awt_reading.NAME: awt_reading.decode,
     astrocast_geo.NAME: astrocast_geo.decode,
     json_object.NAME: json_object.decode,
     passthrough.NAME: passthrough.decode,

@@ -83,7 +83,7 @@ class Ingestor:
         self._writer: asyncio.Task[None] | None = None
 
     def prepare(self, device: Device, uplink: NewUplink, inserted_us: int | None = None) -> ReadingToStore:
-        decoded = self._codecs.decode(device.codec, uplink.payload, uplink.received_us)
+        decoded = self._codecs.decode(uplink.codec or device.codec, uplink.payload, uplink.received_us)
         if decoded.error is None and decoded.device_time_us is None and uplink.device_time_us is not None:
             decoded = dataclasses.replace(decoded, device_time_us=uplink.device_time_us)
         if decoded.error is None and decoded.latitude is None and uplink.position is not None:
@@ -186,7 +186,8 @@ class Ingestor:
         )
 
     async def backfill(self, device: Device, history: Sequence[tuple[NewUplink, int]]) -> list[StoredReading]:
-        """Store uplinks as if each had been inserted at the time paired with it (demo history only)."""
+        """Store uplinks as if each had been inserted at the time paired with it (the demo's history, and a
+        vendor's history imported), in one transaction; no live events."""
         items = [self.prepare(device, uplink, inserted_us) for uplink, inserted_us in history]
         return await self._store.store_readings(items, self._clock.now_us(), DEDUP_WINDOW_US)
 

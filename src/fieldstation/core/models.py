@@ -121,6 +121,9 @@ class NewUplink:
     uid: str | None = None
     """The network's own id for the uplink (Astrocast messageGuid): becomes the reading's uid, and the key
     a repeat of it is recognised by."""
+    codec: str | None = None
+    """The codec of this payload when it is not the device's own: an imported history's records
+    (`fieldstation import`) arrive as the vendor's JSON, the device's next uplinks as its frames."""
 
 
 @dataclass(frozen=True, slots=True)

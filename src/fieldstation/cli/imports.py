@@ -1,0 +1,150 @@
+"""`fieldstation import`: copy a vendor account (devices and history) into a project, and with `--follow`
+keep mirroring it until the devices are pointed at fieldstation (docs/migrating.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from fieldstation.cli.common import AsJson, DataDir, console, errors, run, settings_for
+from fieldstation.cli.exports import moment_us
+from fieldstation.client import AsyncAwtClient
+from fieldstation.client.awt import VENDOR_BASE_URL as AWT_URL
+from fieldstation.client.errors import ApiError, GaveUp
+from fieldstation.core.clock import MICROS
+from fieldstation.core.hub import Hub
+from fieldstation.imports import Checkpoint, Tally, tally_json
+from fieldstation.imports.awt import AwtImport
+
+import_app = typer.Typer(
+    help="Copy a vendor account's devices and history into a project, then (--follow) keep mirroring it.",
+    no_args_is_help=True,
+)
+
+Project = Annotated[
+    str, typer.Option("--project", help="The project to import into (`fieldstation project create NAME`).")
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        help="Only history from this time: epoch seconds or ISO 8601 (UTC by default). Default: all of it."
+    ),
+]
+Follow = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        help="After the history, keep pulling new records until stopped (Ctrl-C). Stop and run again at any "
+        "time: the import resumes from its checkpoint and adds nothing twice.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def progress_bar(unit: str) -> Iterator[Callable[[Tally], None]]:
+    """A watcher drawing the import's progress with an ETA on standard error (on a terminal)."""
+    bar = Progress(
+        TextColumn("importing"), BarColumn(), TextColumn("{task.fields[records]}"), TimeRemainingColumn(),
+        console=errors, disable=not errors.is_terminal, transient=True,
+    )  # fmt: skip
+    task: TaskID | None = None
+    following = False
+
+    def watch(tally: Tally) -> None:
+        nonlocal task, following
+        counts = f"{tally.records:,} new, {tally.already_there:,} already there"
+        if tally.following:
+            if not following:
+                following = True
+                bar.stop()
+                errors.print(f"history done ({counts}); following new records, Ctrl-C to stop")
+            return
+        if task is None:
+            task = bar.add_task("import", total=tally.span, records=counts)
+        bar.update(task, completed=tally.covered, total=tally.span, records=f"{counts} ({unit})")
+
+    with bar:
+        yield watch
+
+
+def _finish(tally: Tally, as_json: bool, stopped: bool) -> None:
+    if as_json:
+        print(json.dumps(tally_json(tally) | {"stopped": stopped}))
+        return
+    state = "stopped; run the same command again to resume" if stopped else "done"
+    console.print(
+        f"import {state}: {tally.devices_created} devices created, {tally.records:,} records stored, "
+        f"{tally.already_there:,} already there"
+        + (f", {tally.refused_count:,} refused" if tally.refused_count else "")
+    )
+    for why in tally.refused:
+        console.print(f"  refused: {why}")
+
+
+def _import(data_dir: DataDir, work: Callable[[Hub], Awaitable[Tally]], as_json: bool) -> None:
+    try:
+        tally = run(settings_for(data_dir), work)
+    except KeyboardInterrupt:
+        errors.print("stopped")
+        raise typer.Exit(130) from None
+    except ApiError as exc:
+        errors.print(f"[red]error:[/red] the source answered {exc.status}: {exc.body}")
+        if exc.status == 401:
+            errors.print("check the credentials given (--api-key and the others, or their variables)")
+        raise typer.Exit(1) from None
+    except GaveUp as exc:
+        errors.print(f"[red]error:[/red] {exc}; try again later")
+        raise typer.Exit(1) from None
+    _finish(tally, as_json, stopped=False)
+
+
+@import_app.command("awt")
+def import_awt(
+    project: Project,
+    source: Annotated[
+        str, typer.Option("--from", help="The AWT API's base URL (another fieldstation: http://host/awt/v2).")
+    ] = AWT_URL,
+    api_key: Annotated[str, typer.Option(envvar="AWT_API_KEY", help="The account's API key.")] = "",
+    username: Annotated[str, typer.Option(envvar="AWT_USERNAME", help="The account's user name.")] = "",
+    password: Annotated[
+        str, typer.Option(envvar="AWT_PASSWORD", help="The account's password.", show_default=False)
+    ] = "",
+    since: Since = None,
+    follow: Follow = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Copy an AWT account: its tags, then its readings by reading time from the archive, with their
+    recordIds. The seed's rate limits are kept (a 50,000-reading archive page every 30 s). With --follow,
+    /data/latest every 10 s.
+
+    Credentials from the options or from AWT_API_KEY, AWT_USERNAME and AWT_PASSWORD."""
+    missing = [name for name, value in (("--api-key", api_key), ("--username", username)) if not value]
+    missing += ["--password"] if not password else []
+    if missing:
+        errors.print(
+            f"[red]error:[/red] give {', '.join(missing)} (or AWT_API_KEY, AWT_USERNAME, AWT_PASSWORD)"
+        )
+        raise typer.Exit(2)
+    since_s = None if since is None else moment_us(since, "--since") // MICROS
+    settings = settings_for(data_dir)
+
+    async def work(hub: Hub) -> Tally:
+        owner = await hub.projects.get(project)
+        checkpoint = Checkpoint(settings.data_dir, project, "awt", source, api_key)
+        with progress_bar("readings") as watch:
+            async with AsyncAwtClient(api_key, username, password, base_url=source) as client:
+                importer = AwtImport(hub, owner, client, checkpoint, watch)
+                try:
+                    return await importer.run(since_s, follow)
+                except BaseException:
+                    if follow or importer.tally.records:
+                        _finish(importer.tally, as_json, stopped=True)
+                    raise
+
+    _import(data_dir, work, as_json)

@@ -1,0 +1,267 @@
+"""The clients' machinery, written once for both the sync and the async clients (sans I/O).
+
+A client call is a *plan*: a generator that yields the `Call`s it needs and receives their responses, and
+returns its result (or yields `Emit`s, for an iterator of pages). A vendor's `Policy` turns one `Call` into
+the steps of one exchange: wait (pacing, `Retry-After`), send (with the vendor's credentials, fetching a
+token first when needed). A driver runs plans and exchanges on `httpx.Client` and the clock's `sleep`, or on
+`httpx.AsyncClient` and `asleep`. The vendors' rules so live in one place, whichever way they are driven."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import httpx
+import orjson
+
+from fieldstation.client.clock import Clock
+from fieldstation.client.errors import ApiError, GaveUp
+
+T = TypeVar("T")
+ItemT = TypeVar("ItemT")
+
+USER_AGENT = "fieldstation-client/0.1"
+RETRIES = 5
+"""Waits for `Retry-After` before a call gives up: a polite client never needs the first."""
+PACING_MARGIN_S = 0.25
+"""Added to a limit's interval: the server counts from when it received the previous call, a little after
+the client sent it."""
+DEFAULT_RETRY_S = 1.0
+"""A 429 or 503 without `Retry-After` (not the vendors' way) is retried after this."""
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    json: Any = None
+    group: str | None = None
+    """The vendor's rate-limit group of this endpoint, paced up front."""
+    accept: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Emit(Generic[ItemT]):
+    """An item for the caller of an iterating plan."""
+
+    item: ItemT
+
+
+Wait = float
+Step = httpx.Request | Wait
+Exchange = Generator[Step, httpx.Response | None, httpx.Response]
+Plan = Generator[Call, httpx.Response, T]
+Stream = Generator[Call | Emit[ItemT], httpx.Response | None, None]
+
+
+def json_of(response: httpx.Response) -> Any:
+    """The body of a successful answer; an `ApiError` for any other."""
+    if response.status_code >= 400:
+        raise ApiError.of(response)
+    return orjson.loads(response.content)
+
+
+def retry_after_s(response: httpx.Response) -> float:
+    value = response.headers.get("retry-after", "")
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        body = orjson.loads(response.content)
+        seconds = body.get("retryAfter") if isinstance(body, dict) else None
+    except orjson.JSONDecodeError:
+        seconds = None
+    return float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else DEFAULT_RETRY_S
+
+
+class Pacer:
+    """The vendor's published "one request every N seconds" per group, kept by the client: a polite client
+    waits before a call rather than being refused after it."""
+
+    def __init__(self, intervals: Mapping[str, float], clock: Clock) -> None:
+        self._intervals = dict(intervals)
+        self._clock = clock
+        self._next: dict[str, float] = {}
+
+    def wait_s(self, group: str | None) -> float:
+        if group is None:
+            return 0.0
+        return max(0.0, self._next.get(group, 0.0) - self._clock.time())
+
+    def spent(self, group: str | None) -> None:
+        if group is not None and self._intervals.get(group, 0) > 0:
+            self._next[group] = self._clock.time() + self._intervals[group] + PACING_MARGIN_S
+
+    def refused(self, group: str | None, retry_after: float) -> None:
+        if group is not None:
+            self._next[group] = max(self._next.get(group, 0.0), self._clock.time() + retry_after)
+
+
+class Policy:
+    """How one vendor's API is called: its base URL, its credentials, its limits and its answers to wait on
+    (`busy_statuses`). Subclasses add their credentials in `headers` (which may exchange for a token)."""
+
+    busy_statuses: frozenset[int] = frozenset({429})
+
+    def __init__(self, base_url: str, clock: Clock, intervals: Mapping[str, float], polite: bool) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.pacer = Pacer(intervals if polite else {}, clock)
+
+    def headers(self, call: Call) -> Generator[Step, httpx.Response | None, dict[str, str]]:
+        """The call's credentials; may exchange a token first."""
+        return {}
+        yield  # a generator, for the subclasses that exchange
+
+    def unauthorized(self, call: Call) -> bool:
+        """A 401: forget what may have gone stale and say whether the call is worth one more try."""
+        return False
+
+    def request(self, call: Call, headers: Mapping[str, str]) -> httpx.Request:
+        return httpx.Request(
+            call.method,
+            self.base_url + call.path,
+            params=dict(call.params) or None,
+            content=None if call.json is None else orjson.dumps(call.json),
+            headers={
+                "Accept": call.accept,
+                "User-Agent": USER_AGENT,
+                **({} if call.json is None else {"Content-Type": "application/json"}),
+                **headers,
+            },
+        )
+
+    def exchange(self, call: Call) -> Exchange:
+        """One call: pace, authenticate, send; wait and retry on a busy answer; refresh once on 401."""
+        retried_unauthorized = False
+        busy = 0
+        while True:
+            headers = yield from self.headers(call)
+            wait = self.pacer.wait_s(call.group)
+            if wait > 0:
+                yield wait
+            self.pacer.spent(call.group)
+            response = yield self.request(call, headers)
+            assert response is not None
+            if response.status_code in self.busy_statuses:
+                if busy == RETRIES:
+                    raise GaveUp(f"{call.method} {call.path}: still refused after {RETRIES} waits") from (
+                        ApiError.of(response)
+                    )
+                busy += 1
+                seconds = retry_after_s(response)
+                self.pacer.refused(call.group, seconds + PACING_MARGIN_S)
+                yield seconds + PACING_MARGIN_S
+                continue
+            if response.status_code == 401 and not retried_unauthorized and self.unauthorized(call):
+                retried_unauthorized = True
+                continue
+            return response
+
+
+class SyncDriver:
+    def __init__(self, policy: Policy, http: httpx.Client | None, timeout_s: float) -> None:
+        self.policy = policy
+        self._own = http is None
+        self.http = http if http is not None else httpx.Client(timeout=timeout_s)
+
+    def exchange(self, call: Call) -> httpx.Response:
+        steps = self.policy.exchange(call)
+        result: httpx.Response | None = None
+        try:
+            while True:
+                step = steps.send(result)
+                if isinstance(step, httpx.Request):
+                    result = self.http.send(step)
+                else:
+                    self.policy.clock.sleep(step)
+                    result = None
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def run(self, plan: Plan[T]) -> T:
+        try:
+            call = next(plan)
+            while True:
+                call = plan.send(self.exchange(call))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def stream(self, plan: Stream[ItemT]) -> Iterator[ItemT]:
+        sent: httpx.Response | None = None
+        while True:
+            try:
+                step = plan.send(sent)
+            except StopIteration:
+                return
+            if isinstance(step, Emit):
+                sent = None
+                yield step.item
+            else:
+                sent = self.exchange(step)
+
+    def close(self) -> None:
+        if self._own:
+            self.http.close()
+
+
+class AsyncDriver:
+    def __init__(self, policy: Policy, http: httpx.AsyncClient | None, timeout_s: float) -> None:
+        self.policy = policy
+        self._own = http is None
+        self.http = http if http is not None else httpx.AsyncClient(timeout=timeout_s)
+
+    async def exchange(self, call: Call) -> httpx.Response:
+        steps = self.policy.exchange(call)
+        result: httpx.Response | None = None
+        try:
+            while True:
+                step = steps.send(result)
+                if isinstance(step, httpx.Request):
+                    result = await self.http.send(step)
+                else:
+                    await self.policy.clock.asleep(step)
+                    result = None
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def run(self, plan: Plan[T]) -> T:
+        try:
+            call = next(plan)
+            while True:
+                call = plan.send(await self.exchange(call))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def stream(self, plan: Stream[ItemT]) -> AsyncIterator[ItemT]:
+        sent: httpx.Response | None = None
+        while True:
+            try:
+                step = plan.send(sent)
+            except StopIteration:
+                return
+            if isinstance(step, Emit):
+                sent = None
+                yield step.item
+            else:
+                sent = await self.exchange(step)
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self.http.aclose()
+
+
+def offset_pages(call: Call, page_size: int) -> Stream[list[Any]]:
+    """Pages of a list endpoint paged by `offset`, to the first short page."""
+    offset = int(call.params.get("offset", "0"))
+    while True:
+        params = {**call.params, "offset": str(offset)} if offset else dict(call.params)
+        response = yield Call(call.method, call.path, params, call.json, call.group, call.accept)
+        assert response is not None
+        page = json_of(response)
+        if page:
+            yield Emit(page)
+        if len(page) < page_size:
+            return
+        offset += len(page)

@@ -1,0 +1,76 @@
+"""Moving a vendor account's history into a project (`fieldstation import awt|astrocast|instathings`).
+
+Each vendor's import reads the account through `fieldstation.client` (so within the vendor's published
+limits), creates the devices, and stores the history through the hub's ingestor with the vendor's record
+ids as the readings' ids: a record imported twice is stored once, and an AWT `recordId` or an Astrocast
+`messageGuid` is the same on fieldstation as it was on the vendor's service. A checkpoint after every page
+lets a stopped import resume where it stopped. With `follow`, new records keep coming until the import is
+cancelled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,35}")
+"""A vendor's record id kept as the reading's id: what the store's id column holds (36 characters)."""
+
+
+@dataclass
+class Tally:
+    """How an import is going, reported after every page."""
+
+    devices_created: int = 0
+    records: int = 0
+    """Records stored by this run."""
+    already_there: int = 0
+    """Records the project already held (a re-run, an overlap, a resumed page)."""
+    refused: list[str] = field(default_factory=list)
+    """Why records could not be kept (first ones only)."""
+    refused_count: int = 0
+    covered: float = 0.0
+    """How much of `span` is done, in the import's own unit (seconds of history, days of messages)."""
+    span: float = 0.0
+    following: bool = False
+
+    def refuse(self, why: str) -> None:
+        self.refused_count += 1
+        if len(self.refused) < 20:
+            self.refused.append(why)
+
+
+Watcher = Callable[[Tally], None]
+
+
+def ignore(tally: Tally) -> None:
+    """A watcher that shows nothing."""
+
+
+class Checkpoint:
+    """Where an import is, kept in the data directory (`imports/`), written whole after every page (a
+    temporary file renamed over the old one): an import stopped at any moment resumes from its last
+    page. One per project, vendor and source account."""
+
+    def __init__(self, directory: Path, project: str, vendor: str, source: str, account: str) -> None:
+        digest = hashlib.sha256(f"{source}\n{account}".encode()).hexdigest()[:16]
+        self.path = directory / "imports" / f"{project}.{vendor}.{digest}.json"
+        self.state: dict[str, Any] = {}
+        if self.path.exists():
+            self.state = json.loads(self.path.read_text())
+        self.state.setdefault("source", source)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(self.state, indent=1))
+        os.replace(partial, self.path)
+
+
+def tally_json(tally: Tally) -> dict[str, Any]:
+    return asdict(tally)
