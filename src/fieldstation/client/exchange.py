@@ -93,6 +93,16 @@ class Pacer:
         if group is not None and self._intervals.get(group, 0) > 0:
             self._next[group] = self._clock.time() + self._intervals[group] + PACING_MARGIN_S
 
+    def state(self) -> dict[str, float]:
+        """When each group may be called next (epoch seconds): kept by a program that stops and starts
+        again, so that its next run keeps the limits too (`fieldstation import` does)."""
+        now = self._clock.time()
+        return {group: at for group, at in self._next.items() if at > now}
+
+    def restore(self, state: dict[str, float]) -> None:
+        for group, at in state.items():
+            self._next[group] = max(self._next.get(group, 0.0), float(at))
+
     def refused(self, group: str | None, retry_after: float) -> None:
         if group is not None:
             self._next[group] = max(self._next.get(group, 0.0), self._clock.time() + retry_after)

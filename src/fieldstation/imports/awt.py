@@ -39,8 +39,10 @@ class AwtImport:
         self.watch = watcher
         self.tally = Tally()
         self._devices: dict[int, Device] = {}
+        self._last_taken_us: int | None = None
 
     async def run(self, since_s: int | None, follow: bool) -> Tally:
+        self.client.policy.pacer.restore(self.checkpoint.state.get("pacing", {}))
         await self.copy_tags(await self.client.devices())
         await self.copy_history(since_s)
         if follow:
@@ -62,7 +64,7 @@ class AwtImport:
             synced = state.get("synced_until")
             start = since_s if synced is None else max(since_s or 0, int(synced) - LATE_MARGIN_S)
             state.update(pass_start=start, pass_end=now_s, offset=0)
-            self.checkpoint.save()
+            self._save()
         start, end = state["pass_start"], int(state["pass_end"])
         first = archive_start(start)
         self.tally.span = max(1.0, end - first)
@@ -70,7 +72,7 @@ class AwtImport:
         async for page in pages:
             await self.store(page, live=False)
             state["offset"] = int(state["offset"]) + len(page)
-            self.checkpoint.save()
+            self._save()
             last = page[-1].get("timestamp")
             if isinstance(last, int):
                 self.tally.covered = min(self.tally.span, max(0, last - first))
@@ -78,9 +80,13 @@ class AwtImport:
         state["synced_until"] = end
         for key in ("pass_start", "pass_end", "offset"):
             state.pop(key, None)
-        self.checkpoint.save()
+        self._save()
         self.tally.covered = self.tally.span
         self.watch(self.tally)
+
+    def _save(self) -> None:
+        self.checkpoint.state["pacing"] = self.client.policy.pacer.state()
+        self.checkpoint.save()
 
     async def follow(self) -> None:
         """`/data/latest` (what arrived since the previous call with this key) until cancelled."""
@@ -104,9 +110,16 @@ class AwtImport:
                 self.tally.refuse(f"reading {record_id}: no tag number")
                 continue
             device = await self._device(tag_id, None)
-            timestamp = reading.get("timestamp")
-            taken_us = timestamp * MICROS if isinstance(timestamp, int) and 0 <= timestamp < 2**33 else now_us
-            inserted_us = now_us if live else min(taken_us, now_us)
+            taken_us = _taken_us(reading)
+            if live:
+                inserted_us = now_us
+            else:
+                # A reading without a time (its payload could not be parsed) is placed where the archive
+                # listed it: at the time of the reading before it.
+                inserted_us = min(
+                    now_us, taken_us or self._last_taken_us or _first_taken_us(readings, now_us)
+                )
+                self._last_taken_us = taken_us or self._last_taken_us
             payload = orjson.dumps(reading)
             uplink = NewUplink(
                 source=SOURCE,
@@ -152,6 +165,17 @@ class AwtImport:
 def archive_start(start: int | None) -> int:
     """The archive's own default start (2016-01-01) when the import gives none."""
     return 1_451_606_400 if start is None else start
+
+
+def _taken_us(reading: Reading) -> int | None:
+    timestamp = reading.get("timestamp")
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool) and 0 <= timestamp < 2**33:
+        return timestamp * MICROS
+    return None
+
+
+def _first_taken_us(readings: Sequence[Reading], default_us: int) -> int:
+    return next((t for t in map(_taken_us, readings) if t is not None), default_us)
 
 
 def _tag_id(value: object) -> int | None:
