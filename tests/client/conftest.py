@@ -54,9 +54,14 @@ class Exchanges:
         return sum(1 for m, p, _ in self.seen if (m, p) == (method, path))
 
 
+def watch(harness: Harness) -> Exchanges:
+    """The harness's HTTP client, watched from now on."""
+    seen = Exchanges()
+    harness.client.event_hooks = {"request": [], "response": [seen]}
+    return seen
+
+
 @pytest.fixture
 def exchanges(limited: Harness) -> Exchanges:
-    """The limited harness's HTTP client, watched."""
-    seen = Exchanges()
-    limited.client.event_hooks = {"request": [], "response": [seen]}
-    return seen
+    """The limited harness's HTTP client (the seed's rate limits), watched."""
+    return watch(limited)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -13,12 +14,14 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from fieldstation.cli.common import AsJson, DataDir, console, errors, run, settings_for
 from fieldstation.cli.exports import moment_us
-from fieldstation.client import AsyncAwtClient
+from fieldstation.client import AsyncAstrocastClient, AsyncAwtClient
+from fieldstation.client.astrocast import VENDOR_BASE_URL as ASTROCAST_URL
 from fieldstation.client.awt import VENDOR_BASE_URL as AWT_URL
 from fieldstation.client.errors import ApiError, GaveUp
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
 from fieldstation.imports import Checkpoint, Tally, tally_json
+from fieldstation.imports.astrocast import AstrocastImport
 from fieldstation.imports.awt import AwtImport
 
 import_app = typer.Typer(
@@ -86,6 +89,16 @@ def _finish(tally: Tally, as_json: bool, stopped: bool) -> None:
         console.print(f"  refused: {why}")
 
 
+async def _interruptible(tally: Tally, work: Awaitable[Tally], as_json: bool, follow: bool) -> Tally:
+    """The import's result; stopped (Ctrl-C), what it did so far is said before the command ends."""
+    try:
+        return await work
+    except BaseException:
+        if follow or tally.records:
+            _finish(tally, as_json, stopped=True)
+        raise
+
+
 def _import(data_dir: DataDir, work: Callable[[Hub], Awaitable[Tally]], as_json: bool) -> None:
     try:
         tally = run(settings_for(data_dir), work)
@@ -140,11 +153,43 @@ def import_awt(
         with progress_bar("readings") as watch:
             async with AsyncAwtClient(api_key, username, password, base_url=source) as client:
                 importer = AwtImport(hub, owner, client, checkpoint, watch)
-                try:
-                    return await importer.run(since_s, follow)
-                except BaseException:
-                    if follow or importer.tally.records:
-                        _finish(importer.tally, as_json, stopped=True)
-                    raise
+                return await _interruptible(importer.tally, importer.run(since_s, follow), as_json, follow)
+
+    _import(data_dir, work, as_json)
+
+
+@import_app.command("astrocast")
+def import_astrocast(
+    project: Project,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from", help="The Pull API's base URL (another fieldstation: http://host/astrocast/v1)."
+        ),
+    ] = ASTROCAST_URL,
+    api_key: Annotated[str, typer.Option(envvar="ASTROCAST_API_KEY", help="The account's API key.")] = "",
+    since: Since = None,
+    follow: Follow = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Copy an Astrocast account: its devices, then its messages a day of received dates at a time, with
+    their messageGuids. Without --since, from 2021 (the whole history). With --follow, the new messages
+    every minute.
+
+    The key from --api-key or ASTROCAST_API_KEY."""
+    if not api_key:
+        errors.print("[red]error:[/red] give --api-key (or ASTROCAST_API_KEY)")
+        raise typer.Exit(2)
+    start = None if since is None else datetime.fromtimestamp(moment_us(since, "--since") / MICROS, UTC)
+    settings = settings_for(data_dir)
+
+    async def work(hub: Hub) -> Tally:
+        owner = await hub.projects.get(project)
+        checkpoint = Checkpoint(settings.data_dir, project, "astrocast", source, api_key)
+        with progress_bar("messages") as watch:
+            async with AsyncAstrocastClient(api_key, base_url=source) as client:
+                importer = AstrocastImport(hub, owner, client, checkpoint, watch)
+                return await _interruptible(importer.tally, importer.run(start, follow), as_json, follow)
 
     _import(data_dir, work, as_json)

@@ -9,6 +9,7 @@ Each keeps the vendor's rules by itself: credentials and tokens (refreshed befor
 rate limits kept up front, `Retry-After` waited out. A refusal raises `ApiError` with the status and the
 vendor's error body. Nothing here imports the hub: the package can be used on its own."""
 
+from fieldstation.client.astrocast import AstrocastClient, AsyncAstrocastClient
 from fieldstation.client.awt import AsyncAwtClient, AwtClient
 from fieldstation.client.clock import SYSTEM_CLOCK, Clock, SystemClock
 from fieldstation.client.errors import ApiError, GaveUp
@@ -16,6 +17,8 @@ from fieldstation.client.errors import ApiError, GaveUp
 __all__ = [
     "SYSTEM_CLOCK",
     "ApiError",
+    "AstrocastClient",
+    "AsyncAstrocastClient",
     "AsyncAwtClient",
     "AwtClient",
     "Clock",

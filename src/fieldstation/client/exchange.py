@@ -8,9 +8,11 @@ token first when needed). A driver runs plans and exchanges on `httpx.Client` an
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Any, BinaryIO, Generic, TypeVar
 
 import httpx
 import orjson
@@ -40,6 +42,8 @@ class Call:
     group: str | None = None
     """The vendor's rate-limit group of this endpoint, paced up front."""
     accept: str = "application/json"
+    into: Path | None = None
+    """Stream a successful answer's body into this file (written whole or not at all)."""
 
 
 @dataclass(frozen=True)
@@ -183,12 +187,25 @@ class SyncDriver:
             while True:
                 step = steps.send(result)
                 if isinstance(step, httpx.Request):
-                    result = self.http.send(step)
+                    result = self.http.send(step) if call.into is None else self._download(step, call.into)
                 else:
                     self.policy.clock.sleep(step)
                     result = None
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+    def _download(self, request: httpx.Request, into: Path) -> httpx.Response:
+        response = self.http.send(request, stream=True)
+        try:
+            if response.status_code >= 300:
+                response.read()
+                return response
+            with partial_file(into) as target:
+                for chunk in response.iter_bytes():
+                    target.write(chunk)
+            return response
+        finally:
+            response.close()
 
     def run(self, plan: Plan[T]) -> T:
         try:
@@ -229,12 +246,28 @@ class AsyncDriver:
             while True:
                 step = steps.send(result)
                 if isinstance(step, httpx.Request):
-                    result = await self.http.send(step)
+                    if call.into is None:
+                        result = await self.http.send(step)
+                    else:
+                        result = await self._download(step, call.into)
                 else:
                     await self.policy.clock.asleep(step)
                     result = None
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+    async def _download(self, request: httpx.Request, into: Path) -> httpx.Response:
+        response = await self.http.send(request, stream=True)
+        try:
+            if response.status_code >= 300:
+                await response.aread()
+                return response
+            with partial_file(into) as target:
+                async for chunk in response.aiter_bytes():
+                    target.write(chunk)
+            return response
+        finally:
+            await response.aclose()
 
     async def run(self, plan: Plan[T]) -> T:
         try:
@@ -260,6 +293,19 @@ class AsyncDriver:
     async def aclose(self) -> None:
         if self._own:
             await self.http.aclose()
+
+
+@contextlib.contextmanager
+def partial_file(path: Path) -> Iterator[BinaryIO]:
+    """A file written under a temporary name and renamed once complete."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as target:
+            yield target
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
 
 
 def offset_pages(call: Call, page_size: int) -> Stream[list[Any]]:

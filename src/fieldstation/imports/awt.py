@@ -60,6 +60,11 @@ class AwtImport:
     async def copy_history(self, since_s: int | None) -> None:
         state = self.checkpoint.state
         now_s = self.hub.clock.now_us() // MICROS
+        requested = since_s or 0
+        if requested < state.get("since", requested):
+            for key in ("pass_end", "synced_until"):  # earlier history asked for: a pass from there
+                state.pop(key, None)
+        state["since"] = requested
         if "pass_end" not in state:  # a new pass; a resumed one keeps its window, so its offsets stay put
             synced = state.get("synced_until")
             start = since_s if synced is None else max(since_s or 0, int(synced) - LATE_MARGIN_S)

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from fieldstation.core.errors import AlreadyExists, NotFound
 from fieldstation.core.hashing import key_digest
 from fieldstation.core.hub import Hub
-from fieldstation.core.models import Device, NewDevice, NewUplink, Project
+from fieldstation.core.models import Device, NewDevice, Project
 from fieldstation.http.responses import JsonResponse
 from fieldstation.intake.refusals import Refusal, Refused
 from fieldstation.networks import BadBody, astrocast
@@ -46,17 +46,7 @@ def add_routes(app: FastAPI, hub_ref: Callable[[], Hub]) -> None:
         raw = await request.body()
         message = _parsed(astrocast.parse_message, raw)
         device = await _device(hub, project, message.device_guid)
-        uplink = NewUplink(
-            source=astrocast.NAME,
-            payload=message.payload,
-            received_us=message.received_us,
-            raw=raw,
-            meta={"deviceGroupGuid": message.device_group_guid},
-            device_time_us=message.created_us,
-            position=message.position,
-            uid=message.message_guid,
-        )
-        stored = await hub.ingestor.submit(device, uplink)
+        stored = await hub.ingestor.submit(device, astrocast.message_uplink(message, raw))
         return JsonResponse(
             {"messageGuid": message.message_guid, "stored": True, "duplicate": stored.duplicate}
         )

@@ -14,6 +14,7 @@ import orjson
 
 from fieldstation.core import values
 from fieldstation.core.clock import MICROS
+from fieldstation.core.models import NewUplink
 from fieldstation.core.values import BadValue
 from fieldstation.networks.types import BadBody
 
@@ -93,6 +94,21 @@ def parse_message(body: bytes) -> Message:
         created_us=_date(obj, "createdDate"),
         position=_position(obj),
         device_group_guid=obj.get("deviceGroupGuid"),
+    )
+
+
+def message_uplink(message: Message, raw: bytes, source: str = NAME) -> NewUplink:
+    """The uplink a message is: its messageGuid the reading's id, its createdDate and the network's
+    position what the payload may not say."""
+    return NewUplink(
+        source=source,
+        payload=message.payload,
+        received_us=message.received_us,
+        raw=raw,
+        meta={"deviceGroupGuid": message.device_group_guid},
+        device_time_us=message.created_us,
+        position=message.position,
+        uid=message.message_guid,
     )
 
 
