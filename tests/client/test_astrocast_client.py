@@ -28,14 +28,14 @@ SECRET = "callback-secret"
 class HookedClock(HubClock):
     """A hub clock that runs `on_sleep` at the client's first wait: what happens meanwhile on the hub."""
 
-    def __init__(self, clock: FakeClock, on_sleep: Callable[[], None]) -> None:
+    def __init__(self, clock: FakeClock, on_sleep: Callable[[], object]) -> None:
         super().__init__(clock)
-        self.on_sleep: Callable[[], None] | None = on_sleep
+        self.on_sleep: Callable[[], object] | None = on_sleep
 
     def sleep(self, seconds: float) -> None:
         super().sleep(seconds)
-        if self.on_sleep is not None:
-            self.on_sleep, hook = None, self.on_sleep
+        hook, self.on_sleep = self.on_sleep, None
+        if hook is not None:
             hook()
 
 
