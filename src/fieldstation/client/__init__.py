@@ -13,6 +13,7 @@ from fieldstation.client.astrocast import AstrocastClient, AsyncAstrocastClient
 from fieldstation.client.awt import AsyncAwtClient, AwtClient
 from fieldstation.client.clock import SYSTEM_CLOCK, Clock, SystemClock
 from fieldstation.client.errors import ApiError, GaveUp
+from fieldstation.client.instathings import AsyncInstathingsClient, InstathingsClient, StatusPending
 
 __all__ = [
     "SYSTEM_CLOCK",
@@ -20,8 +21,11 @@ __all__ = [
     "AstrocastClient",
     "AsyncAstrocastClient",
     "AsyncAwtClient",
+    "AsyncInstathingsClient",
     "AwtClient",
     "Clock",
     "GaveUp",
+    "InstathingsClient",
+    "StatusPending",
     "SystemClock",
 ]

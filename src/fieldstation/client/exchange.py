@@ -44,6 +44,8 @@ class Call:
     accept: str = "application/json"
     into: Path | None = None
     """Stream a successful answer's body into this file (written whole or not at all)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Headers of this call beside the vendor's credentials."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class Policy:
                 "Accept": call.accept,
                 "User-Agent": USER_AGENT,
                 **({} if call.json is None else {"Content-Type": "application/json"}),
+                **call.headers,
                 **headers,
             },
         )
@@ -181,13 +184,16 @@ class SyncDriver:
         self.http = http if http is not None else httpx.Client(timeout=timeout_s)
 
     def exchange(self, call: Call) -> httpx.Response:
-        steps = self.policy.exchange(call)
+        return self.drive(self.policy.exchange(call), call.into)
+
+    def drive(self, steps: Generator[Step, httpx.Response | None, T], into: Path | None = None) -> T:
+        """Run a policy's steps: send its requests, sleep its waits."""
         result: httpx.Response | None = None
         try:
             while True:
                 step = steps.send(result)
                 if isinstance(step, httpx.Request):
-                    result = self.http.send(step) if call.into is None else self._download(step, call.into)
+                    result = self.http.send(step) if into is None else self._download(step, into)
                 else:
                     self.policy.clock.sleep(step)
                     result = None
@@ -240,16 +246,18 @@ class AsyncDriver:
         self.http = http if http is not None else httpx.AsyncClient(timeout=timeout_s)
 
     async def exchange(self, call: Call) -> httpx.Response:
-        steps = self.policy.exchange(call)
+        return await self.drive(self.policy.exchange(call), call.into)
+
+    async def drive(self, steps: Generator[Step, httpx.Response | None, T], into: Path | None = None) -> T:
         result: httpx.Response | None = None
         try:
             while True:
                 step = steps.send(result)
                 if isinstance(step, httpx.Request):
-                    if call.into is None:
+                    if into is None:
                         result = await self.http.send(step)
                     else:
-                        result = await self._download(step, call.into)
+                        result = await self._download(step, into)
                 else:
                     await self.policy.clock.asleep(step)
                     result = None
