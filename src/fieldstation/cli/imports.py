@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from fieldstation.cli.common import AsJson, DataDir, console, errors, run, settings_for
 from fieldstation.cli.exports import moment_us
-from fieldstation.client import AsyncAstrocastClient, AsyncAwtClient
+from fieldstation.client import AsyncAstrocastClient, AsyncAwtClient, AsyncInstathingsClient
 from fieldstation.client.astrocast import VENDOR_BASE_URL as ASTROCAST_URL
 from fieldstation.client.awt import VENDOR_BASE_URL as AWT_URL
 from fieldstation.client.errors import ApiError, GaveUp
@@ -23,6 +23,7 @@ from fieldstation.core.hub import Hub
 from fieldstation.imports import Checkpoint, Tally, tally_json
 from fieldstation.imports.astrocast import AstrocastImport
 from fieldstation.imports.awt import AwtImport
+from fieldstation.imports.instathings import InstathingsImport
 
 import_app = typer.Typer(
     help="Copy a vendor account's devices and history into a project, then (--follow) keep mirroring it.",
@@ -191,5 +192,56 @@ def import_astrocast(
             async with AsyncAstrocastClient(api_key, base_url=source) as client:
                 importer = AstrocastImport(hub, owner, client, checkpoint, watch)
                 return await _interruptible(importer.tally, importer.run(start, follow), as_json, follow)
+
+    _import(data_dir, work, as_json)
+
+
+@import_app.command("instathings")
+def import_instathings(
+    project: Project,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="The API's base URL: https://PROJECT.instathings.io, or another fieldstation's "
+            "http://host/instathings.",
+        ),
+    ],
+    client_id: Annotated[str, typer.Option(envvar="INSTATHINGS_CLIENT_ID", help="The OAuth client id.")] = "",
+    client_secret: Annotated[
+        str,
+        typer.Option(envvar="INSTATHINGS_CLIENT_SECRET", help="The OAuth client secret.", show_default=False),
+    ] = "",
+    ws_url: Annotated[
+        str | None,
+        typer.Option(help="The WebSocket URL for --follow (default: the vendor's, or /ws under --from)."),
+    ] = None,
+    since: Since = None,
+    follow: Follow = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Copy an Instathings project: its gateways and devices, then every device's data records, with their
+    ids. With --follow, the data events of the WebSocket.
+
+    Credentials from the options or from INSTATHINGS_CLIENT_ID and INSTATHINGS_CLIENT_SECRET."""
+    if not client_id or not client_secret:
+        errors.print(
+            "[red]error:[/red] give --client-id and --client-secret "
+            "(or INSTATHINGS_CLIENT_ID, INSTATHINGS_CLIENT_SECRET)"
+        )
+        raise typer.Exit(2)
+    since_ms = None if since is None else moment_us(since, "--since") // 1000
+    settings = settings_for(data_dir)
+
+    async def work(hub: Hub) -> Tally:
+        owner = await hub.projects.get(project)
+        checkpoint = Checkpoint(settings.data_dir, project, "instathings", source, client_id)
+        with progress_bar("devices") as watch:
+            async with AsyncInstathingsClient(
+                client_id, client_secret, base_url=source, ws_url=ws_url
+            ) as client:
+                importer = InstathingsImport(hub, owner, client, checkpoint, watch)
+                return await _interruptible(importer.tally, importer.run(since_ms, follow), as_json, follow)
 
     _import(data_dir, work, as_json)

@@ -142,9 +142,11 @@ class _Plans:
         found: DataPage = json_of(response)
         return found
 
-    def _data(self, device_id: str, start_ms: int | None, end_ms: int | None) -> Stream[list[DataRecord]]:
-        page = 1
-        seen = 0
+    def _data(
+        self, device_id: str, start_ms: int | None, end_ms: int | None, first_page: int
+    ) -> Stream[list[DataRecord]]:
+        page = first_page
+        seen = (first_page - 1) * PER_PAGE
         while True:
             params = {"page": str(page), "perPage": str(PER_PAGE)}
             if start_ms is not None:
@@ -241,10 +243,10 @@ class InstathingsClient(_Plans):
         return self._driver.run(self._page(device_id, params))
 
     def data_pages(
-        self, device_id: str, *, start_ms: int | None = None, end_ms: int | None = None
+        self, device_id: str, *, start_ms: int | None = None, end_ms: int | None = None, first_page: int = 1
     ) -> Iterator[list[DataRecord]]:
-        """Every record of the device in [start_ms, end_ms], newest first, 100 a page."""
-        return self._driver.stream(self._data(device_id, start_ms, end_ms))
+        """Every record of the device in [start_ms, end_ms], newest first, 100 a page (from `first_page`)."""
+        return self._driver.stream(self._data(device_id, start_ms, end_ms, first_page))
 
     def control(
         self,
@@ -343,9 +345,9 @@ class AsyncInstathingsClient(_Plans):
         return await self._driver.run(self._object("GET", f"/device/v1/devices/{device_id}"))
 
     def data_pages(
-        self, device_id: str, *, start_ms: int | None = None, end_ms: int | None = None
+        self, device_id: str, *, start_ms: int | None = None, end_ms: int | None = None, first_page: int = 1
     ) -> AsyncIterator[list[DataRecord]]:
-        return self._driver.stream(self._data(device_id, start_ms, end_ms))
+        return self._driver.stream(self._data(device_id, start_ms, end_ms, first_page))
 
     async def control(
         self,

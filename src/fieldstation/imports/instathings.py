@@ -1,0 +1,202 @@
+"""An Instathings project into a fieldstation project: its gateways and devices (a gateway before its
+sub-devices), then each device's data pages, then, when following, the WebSocket's `data` events.
+
+A record keeps its `id` as the reading's id, its `ts` as the reading's time, and its `principal` and
+`clientId`. Device ids cannot be kept (each hub makes its own); the checkpoint maps the source's to ours.
+A virtual device is copied with its production off: the source keeps producing, and its data is imported."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from fieldstation.client.instathings import AsyncInstathingsClient, DataRecord
+from fieldstation.core.errors import DomainError
+from fieldstation.core.hub import Hub
+from fieldstation.core.models import Device, NewDevice, NewUplink, Project
+from fieldstation.imports import RECORD_ID, Checkpoint, Tally, Watcher
+
+log = logging.getLogger("fieldstation.imports.instathings")
+
+SOURCE = "import:instathings"
+CODEC = "json"
+MAX_NAME = 64
+MAX_MS = 2**33 * 1000
+
+
+class InstathingsImport:
+    def __init__(
+        self,
+        hub: Hub,
+        project: Project,
+        client: AsyncInstathingsClient,
+        checkpoint: Checkpoint,
+        watcher: Watcher,
+    ) -> None:
+        self.hub = hub
+        self.project = project
+        self.client = client
+        self.checkpoint = checkpoint
+        self.watch = watcher
+        self.tally = Tally()
+        self.mapping: dict[str, str] = self.checkpoint.state.setdefault("devices", {})
+        """The source's device id -> our device's guid."""
+        self._devices: dict[str, Device] = {}
+
+    async def run(self, since_ms: int | None, follow: bool) -> Tally:
+        found = await self.client.devices()
+        await self.copy_devices(found)
+        sources = [str(d["id"]) for d in found if str(d.get("id")) in self.mapping]
+        self.tally.span = float(len(sources))
+        for done, source_id in enumerate(sources):
+            await self.copy_data(source_id, since_ms)
+            self.tally.covered = float(done + 1)
+            self.watch(self.tally)
+        if follow:
+            await self.follow(str(found[0]["projectId"]) if found else self.project.name)
+        return self.tally
+
+    async def copy_devices(self, found: Sequence[dict[str, Any]]) -> None:
+        # Gateways first: a sub-device names its gateway.
+        for device in sorted(found, key=lambda d: d.get("parentDevice") is not None):
+            source_id = device.get("id")
+            if not isinstance(source_id, str) or not source_id or len(source_id) > MAX_NAME:
+                self.tally.refuse(f"device {str(source_id)[:40]!r}: no usable id")
+                continue
+            try:
+                await self._device(source_id, device)
+            except DomainError as exc:
+                self.tally.refuse(f"device {source_id}: {exc}")
+        self.checkpoint.save()
+
+    async def copy_data(self, source_id: str, since_ms: int | None) -> None:
+        """The device's records up to when this pass began, newest first, page by page; a stopped pass
+        resumes at its page (the pages do not move: newer records are past the pass's end)."""
+        passes: dict[str, Any] = self.checkpoint.state.setdefault("passes", {})
+        synced: dict[str, int] = self.checkpoint.state.setdefault("synced_until_ms", {})
+        current = passes.get(source_id)
+        if current is None:
+            start = since_ms if source_id not in synced else max(since_ms or 0, synced[source_id] - 1)
+            current = passes[source_id] = {"start": start, "end": self.hub.clock.now_us() // 1000, "page": 1}
+            self.checkpoint.save()
+        device = self._devices.get(source_id) or await self._known(source_id)
+        pages = self.client.data_pages(
+            source_id, start_ms=current["start"], end_ms=current["end"], first_page=current["page"]
+        )
+        async for page in pages:
+            await self.store(device, page, live=False)
+            current["page"] += 1
+            self.checkpoint.save()
+            self.watch(self.tally)
+        synced[source_id] = current["end"]
+        del passes[source_id]
+        self.checkpoint.save()
+
+    async def follow(self, project: str) -> None:
+        """The `data` events until cancelled; a record of a device not seen yet brings the device list."""
+        self.tally.following = True
+        self.watch(self.tally)
+        async for event in self.client.events(project):
+            if event["action"] != "data" or not isinstance(event["payload"], dict):
+                continue
+            record: DataRecord = event["payload"]  # type: ignore[assignment]
+            source_id = str(record.get("deviceId"))
+            if source_id not in self.mapping:
+                await self.copy_devices(await self.client.devices())
+            if source_id in self.mapping:
+                await self.store(self._devices.get(source_id) or await self._known(source_id), [record], True)
+                self.watch(self.tally)
+
+    async def store(self, device: Device, records: Sequence[DataRecord], live: bool) -> None:
+        history: list[tuple[NewUplink, int]] = []
+        for record in records:
+            record_id, ts, data = record.get("id"), record.get("ts"), record.get("data")
+            if not isinstance(record_id, str) or not RECORD_ID.fullmatch(record_id):
+                self.tally.refuse(f"record {str(record_id)[:40]!r}: its id cannot be kept")
+                continue
+            if (
+                not isinstance(ts, int)
+                or isinstance(ts, bool)
+                or not 0 <= ts < MAX_MS
+                or not isinstance(data, dict)
+            ):
+                self.tally.refuse(f"record {record_id}: no time or no data object")
+                continue
+            taken_us = ts * 1000
+            uplink = NewUplink(
+                source=SOURCE,
+                payload=orjson.dumps(data),
+                received_us=taken_us,
+                raw=orjson.dumps(record),
+                meta={
+                    "principal": _text(record.get("principal")),
+                    "client_id": _text(record.get("clientId")),
+                },
+                device_time_us=taken_us,
+                uid=record_id,
+                codec=CODEC,
+            )
+            history.append((uplink, min(taken_us, self.hub.clock.now_us())))
+        if not history:
+            return
+        if live:
+            stored = await self.hub.ingestor.ingest(device, [uplink for uplink, _ in history])
+        else:
+            stored = await self.hub.ingestor.backfill(device, history)
+        fresh = sum(not s.duplicate for s in stored)
+        self.tally.records += fresh
+        self.tally.already_there += len(stored) - fresh
+
+    async def _known(self, source_id: str) -> Device:
+        device = await self.hub.devices.by_guid(self.project, self.mapping[source_id])
+        if device is None:
+            raise DomainError(f"device {source_id} was imported and has since been removed here")
+        self._devices[source_id] = device
+        return device
+
+    async def _device(self, source_id: str, found: dict[str, Any]) -> Device:
+        if source_id in self.mapping:
+            known = await self.hub.devices.by_guid(self.project, self.mapping[source_id])
+            if known is not None:
+                self._devices[source_id] = known
+                return known
+        parent = found.get("parentDevice")
+        parent_device = self._devices.get(parent) if isinstance(parent, str) else None
+        name = found.get("name")
+        frequency = found.get("frequency")
+        protocols = found.get("protocols")
+        parameters = found.get("parameters")
+        type_id = found.get("type")
+        is_gateway, is_virtual = found.get("isGateway") is True, found.get("isVirtual") is True
+        device = await self.hub.devices.add(
+            self.project,
+            NewDevice(
+                name=name[:MAX_NAME] if isinstance(name, str) and name.strip() else f"device {source_id}",
+                device_type="Gateway" if is_gateway else "Virtual" if is_virtual else "Device",
+                codec=CODEC,
+                is_gateway=is_gateway,
+                is_virtual=is_virtual,
+                frequency_s=frequency
+                if isinstance(frequency, int) and 30 <= frequency <= 30 * 86_400
+                else 60,
+                type_id=type_id if isinstance(type_id, str) and len(type_id) <= MAX_NAME else None,
+                protocols=tuple(p for p in protocols if isinstance(p, str))[:16]
+                if isinstance(protocols, list)
+                else (),
+                parent_id=None if parent_device is None else parent_device.id,
+                parameters=parameters
+                if isinstance(parameters, dict) and len(orjson.dumps(parameters)) <= 4096
+                else {},
+            ),
+        )
+        self.tally.devices_created += 1
+        self.mapping[source_id] = device.guid
+        self._devices[source_id] = device
+        return device
+
+
+def _text(value: object) -> str | None:
+    return value[:200] if isinstance(value, str) else None

@@ -1,0 +1,123 @@
+"""`fieldstation import instathings`: the demo's devices and data records copied with their ids, a second
+run adding nothing, `--follow` storing what the WebSocket announces afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from fieldstation.assembly import close_hub, open_hub
+from fieldstation.client import AsyncInstathingsClient, InstathingsClient
+from fieldstation.config import Settings
+from fieldstation.imports import Checkpoint, Tally
+from fieldstation.imports.instathings import InstathingsImport
+from tests.cli.test_cli import fieldstation
+from tests.conftest import LiveServer, start_server, ttn_uplink
+
+
+def records(client: InstathingsClient) -> dict[str, dict[str, Any]]:
+    """Every record of every device, by record id, with its device's name in place of the device's id (each
+    hub makes its own ids) and without `ttl` (when this hub's retention will remove it)."""
+    names = {d["id"]: d["name"] for d in client.devices()}
+    return {
+        r["id"]: {**r, "deviceId": names[r["deviceId"]], "ttl": None}
+        for device_id in names
+        for page in client.data_pages(device_id)
+        for r in page
+    }
+
+
+def test_the_demo_copied_by_the_command(live_server: LiveServer, tmp_path: Path) -> None:
+    demo = live_server.demo_credentials()["instathings"]
+    target_dir = tmp_path / "target"
+    copy = json.loads(fieldstation(target_dir, "project", "create", "copy", "--json").stdout)["instathings"]
+    command = [
+        "import",
+        "instathings",
+        "--project",
+        "copy",
+        "--from",
+        f"{live_server.base}/instathings",
+        "--json",
+    ]
+    env = {"INSTATHINGS_CLIENT_ID": demo["client_id"], "INSTATHINGS_CLIENT_SECRET": demo["client_secret"]}
+    first = json.loads(fieldstation(target_dir, *command, env=env).stdout)
+    assert first["devices_created"] == 5 and first["records"] > 500 and first["refused_count"] == 0
+    again = json.loads(fieldstation(target_dir, *command, env=env).stdout)
+    assert again["devices_created"] == 0 and again["already_there"] <= 1  # the record at the first's end
+
+    target = start_server(target_dir)
+    try:
+        theirs = records(
+            InstathingsClient(
+                demo["client_id"], demo["client_secret"], base_url=f"{live_server.base}/instathings"
+            )
+        )
+        ours = records(
+            InstathingsClient(copy["client_id"], copy["client_secret"], base_url=f"{target.base}/instathings")
+        )
+        assert len(ours) == first["records"] + again["records"]
+        assert ours == {record_id: theirs[record_id] for record_id in ours}  # every other field the same
+    finally:
+        target.process.terminate()
+        target.process.wait(timeout=10)
+
+
+def test_follow_stores_what_the_socket_announces(live_server: LiveServer, tmp_path: Path) -> None:
+    demo = live_server.demo_credentials()
+    awt = demo["awt"]
+    basic = base64.b64encode(f"{awt['username']}:{awt['password']}".encode()).decode()
+
+    def uplink() -> str:
+        response = httpx.post(
+            f"{live_server.base}/awt/v2/ttn-webhook",
+            content=ttn_uplink("A0C9B00000795A01", 2041, 700_001),
+            headers={"X-API-KEY": awt["api_key"], "Authorization": f"Basic {basic}"},
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["recordId"])
+
+    async def follow() -> tuple[str, set[str]]:
+        hub = await open_hub(Settings(data_dir=tmp_path / "target", demo=False))
+        try:
+            project = (await hub.projects.create("copy")).project
+            following = asyncio.Event()
+
+            def watch(tally: Tally) -> None:
+                if tally.following:
+                    following.set()
+
+            things = demo["instathings"]
+            client = AsyncInstathingsClient(
+                things["client_id"], things["client_secret"], base_url=f"{live_server.base}/instathings"
+            )
+            checkpoint = Checkpoint(tmp_path, "copy", "instathings", live_server.base, things["client_id"])
+            importer = InstathingsImport(hub, project, client, checkpoint, watch)
+            task = asyncio.create_task(importer.run(None, follow=True))
+            await asyncio.wait_for(following.wait(), 30)
+            await asyncio.sleep(0.5)  # the socket is open
+            late = await asyncio.to_thread(uplink)
+            for _ in range(200):
+                if importer.tally.records and late in await _uids(hub, project.id):
+                    break
+                await asyncio.sleep(0.05)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await client.aclose()
+            return late, await _uids(hub, project.id)
+        finally:
+            await close_hub(hub)
+
+    late, held = asyncio.run(follow())
+    assert late in held
+
+
+async def _uids(hub: Any, project_id: int) -> set[str]:
+    from fieldstation.core.ports import UplinkFilter
+
+    return {u.uid async for chunk in hub.readings.uplinks(UplinkFilter(project_id=project_id)) for u in chunk}
