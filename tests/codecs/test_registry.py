@@ -12,8 +12,8 @@ from fieldstation.core.models import Decoded
 
 
 def test_registry_names() -> None:
-    assert codecs.names() == ["astrocast-geo", "awt-frame", "json", "passthrough"]
-    with pytest.raises(KeyError, match="known: astrocast-geo, awt-frame, json, passthrough"):
+    assert codecs.names() == ["astrocast-geo", "awt-frame", "awt-reading", "json", "passthrough"]
+    with pytest.raises(KeyError, match="known: astrocast-geo, awt-frame, awt-reading, json, passthrough"):
         codecs.get("nope")
 
 
