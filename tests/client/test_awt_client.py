@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from fieldstation.client import ApiError, AsyncAwtClient, AwtClient, GaveUp
+from fieldstation.client import ApiError, AsyncAwtClient, AwtClient, GaveUp, UnexpectedAnswer
 from fieldstation.client import awt as awt_client
 from fieldstation.codecs import awt_frame
 from fieldstation.core.clock import MICROS, FakeClock
@@ -167,3 +167,26 @@ def test_the_async_client_over_http(live_server: LiveServer) -> None:
         r["recordId"] for r in latest
     }
     assert len(archive) > 500
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"<html>proxy login</html>", "not JSON"),
+        (b'{"data": []}', "not a list of objects"),
+        (b"[1, 2]", "not a list"),
+    ],
+)
+def test_a_success_that_is_not_what_the_api_documents(body: bytes, expected: str) -> None:
+    """A proxy's page or another kind of server at the URL: a clear error, not a crash further on."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"token": "t", "expires_in": "1h", "token_type": "Bearer"})
+        return httpx.Response(200, content=body)
+
+    awt = AwtClient(
+        "k", "u", "p", http=httpx.Client(transport=httpx.MockTransport(answer)), clock=HubClock(FakeClock(0))
+    )
+    with pytest.raises(UnexpectedAnswer, match=expected):
+        list(awt.archive_pages())

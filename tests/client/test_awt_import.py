@@ -212,3 +212,31 @@ def test_follow_picks_up_what_arrives_afterwards(pages: Pages, tmp_path: Path) -
 async def _cancel(task: asyncio.Task[Tally]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+def test_the_command_says_what_is_wrong(live_server: LiveServer, tmp_path: Path) -> None:
+    fieldstation(tmp_path, "project", "create", "copy", "--json")
+    env = {"AWT_API_KEY": "k", "AWT_USERNAME": "u", "AWT_PASSWORD": "p"}
+    base = ["import", "awt", "--project", "copy"]
+    unreachable = fieldstation(tmp_path, *base, "--from", "http://127.0.0.1:9/awt/v2", env=env, check=False)
+    assert unreachable.returncode == 1 and "cannot be reached" in unreachable.stderr
+    refused = fieldstation(tmp_path, *base, "--from", f"{live_server.base}/awt/v2", env=env, check=False)
+    assert refused.returncode == 1 and "answered 401" in refused.stderr and "credentials" in refused.stderr
+    not_awt = fieldstation(tmp_path, *base, "--from", f"{live_server.base}/healthz", env=env, check=False)
+    assert not_awt.returncode == 1
+    missing = fieldstation(
+        tmp_path, "import", "awt", "--project", "copy", check=False, env={"AWT_API_KEY": ""}
+    )
+    assert missing.returncode == 2 and "--username" in missing.stderr
+    nowhere = fieldstation(
+        tmp_path,
+        "import",
+        "awt",
+        "--project",
+        "nope",
+        "--from",
+        f"{live_server.base}/awt/v2",
+        env=env,
+        check=False,
+    )
+    assert nowhere.returncode == 2 and "no project named" in nowhere.stderr

@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from fieldstation.assembly import close_hub, open_hub
 from fieldstation.client import AsyncInstathingsClient, InstathingsClient
 from fieldstation.config import Settings
-from fieldstation.imports import Checkpoint, Tally
+from fieldstation.core.models import CredentialKind, NewDevice, NewUplink
+from fieldstation.imports import Checkpoint, Tally, ignore
 from fieldstation.imports.instathings import InstathingsImport
 from tests.cli.test_cli import fieldstation
-from tests.conftest import LiveServer, start_server, ttn_uplink
+from tests.client.conftest import Exchanges
+from tests.conftest import Harness, LiveServer, start_server, ttn_uplink
 
 
 def records(client: InstathingsClient) -> dict[str, dict[str, Any]]:
@@ -121,3 +124,73 @@ async def _uids(hub: Any, project_id: int) -> set[str]:
     from fieldstation.core.ports import UplinkFilter
 
     return {u.uid async for chunk in hub.readings.uplinks(UplinkFilter(project_id=project_id)) for u in chunk}
+
+
+class Stop(Exception):
+    pass
+
+
+def test_an_import_stopped_half_way_resumes_at_its_page(harness: Harness, tmp_path: Path) -> None:
+    source = harness.project("source")
+    device = harness.run(
+        lambda: harness.hub.devices.add(source.project, NewDevice(name="meter", codec="json"))
+    )
+    uplinks = [
+        NewUplink(source="test", payload=b'{"value": %d}' % n, received_us=harness.clock.now_us(), f_cnt=n)
+        for n in range(250)
+    ]
+    harness.run(lambda: harness.hub.ingestor.ingest(device, uplinks))
+    issued = source.credentials[CredentialKind.INSTATHINGS]
+    assert issued.credential.username is not None
+    things = InstathingsClient(
+        issued.credential.username,
+        issued.api_key,
+        base_url="http://testserver/instathings",
+        http=harness.client,
+    )
+    gateway = things.create_device({"name": "gateway", "isGateway": True})
+    things.create_device({"name": "doc", "isVirtual": True, "parentDevice": gateway["id"]})
+    harness.clock.advance(1)
+    target = harness.run(lambda: open_hub(Settings(data_dir=tmp_path / "target", demo=False), harness.clock))
+    copy = harness.run(lambda: target.projects.create("copy")).project
+
+    def run(seen: Exchanges, watcher: Any = ignore) -> Tally:
+        async def work() -> Tally:
+            http = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=harness.client.app),
+                event_hooks={"response": [seen.async_hook]},
+            )
+            client = AsyncInstathingsClient(
+                issued.credential.username or "",
+                issued.api_key,
+                base_url="http://testserver/instathings",
+                http=http,
+            )
+            checkpoint = Checkpoint(tmp_path, "copy", "instathings", "source", "key")
+            async with client:
+                return await InstathingsImport(target, copy, client, checkpoint, watcher).run(
+                    None, follow=False
+                )
+
+        return harness.run(work)
+
+    def stop_after_two_pages(tally: Tally) -> None:
+        if tally.records >= 200:
+            raise Stop
+
+    try:
+        with pytest.raises(Stop):
+            run(Exchanges(), stop_after_two_pages)
+        resumed = Exchanges()
+        tally = run(resumed)
+        pages = [url for _, url, _ in resumed.seen if url.endswith(f"/{device.short_id}/data")]
+        assert len(pages) == 1 and tally.records == 50 and tally.already_there == 0  # its page 3 only
+        again = run(Exchanges())
+        assert again.records == 0 and again.devices_created == 0
+        held = harness.run(lambda: _uids(target, copy.id))
+        assert len(held) == 250
+        devices = {d.name: d for d in harness.run(lambda: target.devices.list(copy))}
+        assert devices["gateway"].is_gateway and devices["doc"].parent_id == devices["gateway"].id
+        assert devices["doc"].is_virtual and not devices["doc"].demo_active
+    finally:
+        harness.run(lambda: close_hub(target))

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
+import httpx
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
@@ -17,7 +18,7 @@ from fieldstation.cli.exports import moment_us
 from fieldstation.client import AsyncAstrocastClient, AsyncAwtClient, AsyncInstathingsClient
 from fieldstation.client.astrocast import VENDOR_BASE_URL as ASTROCAST_URL
 from fieldstation.client.awt import VENDOR_BASE_URL as AWT_URL
-from fieldstation.client.errors import ApiError, GaveUp
+from fieldstation.client.errors import ApiError, GaveUp, UnexpectedAnswer
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
 from fieldstation.imports import Checkpoint, Tally, tally_json
@@ -106,10 +107,16 @@ def _import(data_dir: DataDir, work: Callable[[Hub], Awaitable[Tally]], as_json:
     except KeyboardInterrupt:
         errors.print("stopped")
         raise typer.Exit(130) from None
+    except UnexpectedAnswer as exc:
+        errors.print(f"[red]error:[/red] {exc.url} is not the API it should be ({exc.body}); check --from")
+        raise typer.Exit(1) from None
     except ApiError as exc:
         errors.print(f"[red]error:[/red] the source answered {exc.status}: {exc.body}")
         if exc.status == 401:
             errors.print("check the credentials given (--api-key and the others, or their variables)")
+        raise typer.Exit(1) from None
+    except httpx.HTTPError as exc:
+        errors.print(f"[red]error:[/red] the source cannot be reached: {exc}; check --from and the network")
         raise typer.Exit(1) from None
     except GaveUp as exc:
         errors.print(f"[red]error:[/red] {exc}; try again later")

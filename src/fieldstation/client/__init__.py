@@ -12,7 +12,7 @@ vendor's error body. Nothing here imports the hub: the package can be used on it
 from fieldstation.client.astrocast import AstrocastClient, AsyncAstrocastClient
 from fieldstation.client.awt import AsyncAwtClient, AwtClient
 from fieldstation.client.clock import SYSTEM_CLOCK, Clock, SystemClock
-from fieldstation.client.errors import ApiError, GaveUp
+from fieldstation.client.errors import ApiError, GaveUp, UnexpectedAnswer
 from fieldstation.client.instathings import AsyncInstathingsClient, InstathingsClient, StatusPending
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "InstathingsClient",
     "StatusPending",
     "SystemClock",
+    "UnexpectedAnswer",
 ]

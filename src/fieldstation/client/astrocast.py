@@ -13,13 +13,13 @@ import base64
 from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypedDict
 
 import httpx
 
 from fieldstation.client.clock import SYSTEM_CLOCK, Clock
 from fieldstation.client.exchange import (
+    AsyncClient,
     AsyncDriver,
     Call,
     Emit,
@@ -27,8 +27,11 @@ from fieldstation.client.exchange import (
     Policy,
     Step,
     Stream,
+    SyncClient,
     SyncDriver,
     json_of,
+    object_of,
+    objects_of,
 )
 
 VENDOR_BASE_URL = "https://api.astrocast.com/v1"
@@ -115,12 +118,12 @@ class _Plans:
 
     def _list(self, path: str, params: dict[str, str] | None = None) -> Plan[list[Any]]:
         response = yield Call("GET", path, params or {})
-        found: list[Any] = json_of(response)
+        found: list[Any] = objects_of(response)
         return found
 
     def _one(self, method: str, path: str, body: object = None) -> Plan[Any]:
         response = yield Call(method, path, json=body)
-        return json_of(response)
+        return object_of(response)
 
     def _command(self, method: str, command_guid: str) -> Plan[Command]:
         command: Command = yield from self._one(method, f"/commands/{command_guid}")
@@ -145,7 +148,7 @@ class _Plans:
             assert response is not None
             # Windows meet at their ends, which a server may count in both: a message received at the very
             # instant is listed once, in the earlier window.
-            listed: list[Message] = json_of(response)
+            listed: list[Message] = objects_of(response)
             fresh = [m for m in listed if m.get("messageGuid") not in previous]
             previous = {m.get("messageGuid") for m in listed}
             yield Emit(Window(start=iso(start), end=iso(stop), messages=fresh))
@@ -184,7 +187,7 @@ def _message_params(
     return {name: value for name, value in params.items() if value is not None}
 
 
-class AstrocastClient(_Plans):
+class AstrocastClient(_Plans, SyncClient):
     """The Astrocast Pull API, synchronously. Raises `ApiError` with the status and `{"message": ...}`."""
 
     def __init__(
@@ -266,17 +269,8 @@ class AstrocastClient(_Plans):
                 raise TimeoutError(f"command {command_guid} still has status {command['commandStatus']}")
             self.policy.clock.sleep(poll_s)
 
-    def close(self) -> None:
-        self._driver.close()
 
-    def __enter__(self) -> AstrocastClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncAstrocastClient(_Plans):
+class AsyncAstrocastClient(_Plans, AsyncClient):
     """`AstrocastClient`, for asyncio."""
 
     def __init__(
@@ -354,14 +348,3 @@ class AsyncAstrocastClient(_Plans):
             if self.policy.clock.time() + poll_s > deadline:
                 raise TimeoutError(f"command {command_guid} still has status {command['commandStatus']}")
             await self.policy.clock.asleep(poll_s)
-
-    async def aclose(self) -> None:
-        await self._driver.aclose()
-
-    async def __aenter__(self) -> AsyncAstrocastClient:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()

@@ -14,22 +14,24 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import AsyncIterator, Generator, Iterator
-from types import TracebackType
 from typing import Any, Literal, TypedDict
 
 import httpx
 
 from fieldstation.client.clock import SYSTEM_CLOCK, Clock
-from fieldstation.client.errors import ApiError
+from fieldstation.client.errors import ApiError, UnexpectedAnswer
 from fieldstation.client.exchange import (
+    AsyncClient,
     AsyncDriver,
     Call,
     Plan,
     Policy,
     Step,
     Stream,
+    SyncClient,
     SyncDriver,
-    json_of,
+    object_of,
+    objects_of,
     offset_pages,
 )
 
@@ -110,7 +112,9 @@ class AwtPolicy(Policy):
             return {"X-API-KEY": self._api_key, "Authorization": self._basic}
         if self.token is None or self.clock.time() >= self.token_expires - REFRESH_BEFORE_S:
             response = yield from self.exchange(Call("POST", "/token", group=TOKEN))
-            issued = json_of(response)
+            issued = object_of(response)
+            if not isinstance(issued.get("token"), str):
+                raise UnexpectedAnswer.of(response, "a token")
             self.token = str(issued["token"])
             self.token_expires = self.clock.time() + token_life_s(issued.get("expires_in"))
         return {"X-API-KEY": self._api_key, "Authorization": f"Bearer {self.token}"}
@@ -137,12 +141,12 @@ class _Plans:
 
     def _devices(self) -> Plan[list[Tag]]:
         response = yield Call("GET", "/devices", group=DEVICES)
-        tags: list[Tag] = json_of(response)
+        tags: list[Tag] = objects_of(response)
         return tags
 
     def _latest(self) -> Plan[list[Reading]]:
         response = yield Call("GET", "/data/latest", group=LATEST)
-        readings: list[Reading] = json_of(response)
+        readings: list[Reading] = objects_of(response)
         return readings
 
     def _page(
@@ -155,7 +159,7 @@ class _Plans:
     ) -> Plan[list[Reading]]:
         group = DATA if kind == "data" else ARCHIVE
         response = yield Call("GET", _data_path(kind, tag_id), _window(start, end, offset), group=group)
-        readings: list[Reading] = json_of(response)
+        readings: list[Reading] = objects_of(response)
         return readings
 
     def _pages(
@@ -171,7 +175,7 @@ class _Plans:
         return offset_pages(call, size)
 
 
-class AwtClient(_Plans):
+class AwtClient(_Plans, SyncClient):
     """The AWT API v2, synchronously. Every call keeps the seed's rate limits (`polite=False` to leave that
     to the server's 429s); pages of `/data` (1,000) and `/data/archive` (50,000) are read to the end by the
     `*_pages` iterators. Raises `ApiError` with the status and the `{"error": ...}` body."""
@@ -240,17 +244,8 @@ class AwtClient(_Plans):
     ) -> Iterator[list[Reading]]:
         return self._driver.stream(self._pages("archive", tag_id, start, end, offset))
 
-    def close(self) -> None:
-        self._driver.close()
 
-    def __enter__(self) -> AwtClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncAwtClient(_Plans):
+class AsyncAwtClient(_Plans, AsyncClient):
     """`AwtClient`, for asyncio."""
 
     def __init__(
@@ -313,17 +308,6 @@ class AsyncAwtClient(_Plans):
         offset: int = 0,
     ) -> AsyncIterator[list[Reading]]:
         return self._driver.stream(self._pages("archive", tag_id, start, end, offset))
-
-    async def aclose(self) -> None:
-        await self._driver.aclose()
-
-    async def __aenter__(self) -> AsyncAwtClient:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 __all__ = ["ApiError", "AsyncAwtClient", "AwtClient", "Reading", "Tag"]

@@ -33,6 +33,23 @@ class ApiError(Exception):
         return cls(request.method, str(request.url), response.status_code, body, response.headers)
 
 
+class UnexpectedAnswer(ApiError):
+    """A success whose body is not what the API documents (not JSON, or not the list or object it gives):
+    a proxy's page, a server of another kind at that URL."""
+
+    @classmethod
+    def of(cls, response: httpx.Response, expected: str = "JSON") -> UnexpectedAnswer:
+        request = response.request
+        text = response.text[:200]
+        return cls(
+            request.method,
+            str(request.url),
+            response.status_code,
+            f"not {expected}: {text!r}",
+            response.headers,
+        )
+
+
 class GaveUp(Exception):
     """The client waited as told (Retry-After) and retried, and the API still refused."""
 

@@ -12,13 +12,13 @@ import contextlib
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, Self, TypeVar
 
 import httpx
 import orjson
 
 from fieldstation.client.clock import Clock
-from fieldstation.client.errors import ApiError, GaveUp
+from fieldstation.client.errors import ApiError, GaveUp, UnexpectedAnswer
 
 T = TypeVar("T")
 ItemT = TypeVar("ItemT")
@@ -66,7 +66,25 @@ def json_of(response: httpx.Response) -> Any:
     """The body of a successful answer; an `ApiError` for any other."""
     if response.status_code >= 400:
         raise ApiError.of(response)
-    return orjson.loads(response.content)
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise UnexpectedAnswer.of(response) from None
+
+
+def objects_of(response: httpx.Response) -> list[Any]:
+    """A successful answer that is a list of objects, as every listing of the three APIs is."""
+    value = json_of(response)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise UnexpectedAnswer.of(response, "a list of objects")
+    return value
+
+
+def object_of(response: httpx.Response) -> dict[str, Any]:
+    value = json_of(response)
+    if not isinstance(value, dict):
+        raise UnexpectedAnswer.of(response, "an object")
+    return value
 
 
 def retry_after_s(response: httpx.Response) -> float:
@@ -323,9 +341,39 @@ def offset_pages(call: Call, page_size: int) -> Stream[list[Any]]:
         params = {**call.params, "offset": str(offset)} if offset else dict(call.params)
         response = yield Call(call.method, call.path, params, call.json, call.group, call.accept)
         assert response is not None
-        page = json_of(response)
+        page = objects_of(response)
         if page:
             yield Emit(page)
         if len(page) < page_size:
             return
         offset += len(page)
+
+
+class SyncClient:
+    """What every sync client shares: its driver, closing, `with`."""
+
+    _driver: SyncDriver
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncClient:
+    """What every async client shares: its driver, closing, `async with`."""
+
+    _driver: AsyncDriver
+
+    async def aclose(self) -> None:
+        await self._driver.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
-from types import TracebackType
 from typing import Any, TypedDict
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -23,8 +22,9 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from fieldstation.client.clock import SYSTEM_CLOCK, Clock
-from fieldstation.client.errors import ApiError
+from fieldstation.client.errors import ApiError, UnexpectedAnswer
 from fieldstation.client.exchange import (
+    AsyncClient,
     AsyncDriver,
     Call,
     Emit,
@@ -32,8 +32,11 @@ from fieldstation.client.exchange import (
     Policy,
     Step,
     Stream,
+    SyncClient,
     SyncDriver,
     json_of,
+    object_of,
+    objects_of,
 )
 
 log = logging.getLogger("fieldstation.client.instathings")
@@ -47,6 +50,15 @@ PER_PAGE = 100
 POLL_S = 1.0
 RECONNECT_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Waits before the WebSocket's reconnections, the last repeated."""
+
+
+def _data_page(found: dict[str, Any], response: httpx.Response) -> DataPage:
+    records, total = found.get("data"), found.get("totalItems")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise UnexpectedAnswer.of(response, "a data page")
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise UnexpectedAnswer.of(response, "a data page")
+    return DataPage(data=records, totalItems=total)
 
 
 def vendor_base_url(project: str) -> str:
@@ -99,7 +111,10 @@ class InstathingsPolicy(Policy):
     def fresh_token(self) -> Generator[Step, httpx.Response | None, str]:
         if self.token is None or self.clock.time() >= self.token_expires - REFRESH_BEFORE_S:
             response = yield from self.exchange(Call("POST", TOKEN_PATH, json=self._credentials))
-            self.token = str(json_of(response)["access_token"])
+            issued = object_of(response)
+            if not isinstance(issued.get("access_token"), str):
+                raise UnexpectedAnswer.of(response, "a token")
+            self.token = str(issued["access_token"])
             self.token_expires = self.clock.time() + TOKEN_LIFE_S
         return self.token
 
@@ -129,17 +144,17 @@ class _Plans:
         self, method: str, path: str, params: Mapping[str, str] | None = None, body: object = None
     ) -> Plan[dict[str, Any]]:
         response = yield Call(method, path, params or {}, body)
-        found: dict[str, Any] = json_of(response)
+        found: dict[str, Any] = object_of(response)
         return found
 
     def _list(self, path: str, params: Mapping[str, str] | None = None) -> Plan[list[dict[str, Any]]]:
         response = yield Call("GET", path, params or {})
-        found: list[dict[str, Any]] = json_of(response)
+        found: list[dict[str, Any]] = objects_of(response)
         return found
 
     def _page(self, device_id: str, params: Mapping[str, str]) -> Plan[DataPage]:
         response = yield Call("GET", f"/device/v1/devices/{device_id}/data", params)
-        found: DataPage = json_of(response)
+        found: DataPage = _data_page(object_of(response), response)
         return found
 
     def _data(
@@ -197,7 +212,7 @@ class _Plans:
         raise ApiError.of(response)
 
 
-class InstathingsClient(_Plans):
+class InstathingsClient(_Plans, SyncClient):
     """The Instathings API, synchronously. Raises `ApiError` with the status and `{"message": ...}`."""
 
     def __init__(
@@ -310,17 +325,8 @@ class InstathingsClient(_Plans):
     def types(self) -> list[dict[str, Any]]:
         return self._driver.run(self._list("/device/v1/types"))
 
-    def close(self) -> None:
-        self._driver.close()
 
-    def __enter__(self) -> InstathingsClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncInstathingsClient(_Plans):
+class AsyncInstathingsClient(_Plans, AsyncClient):
     """`InstathingsClient` for asyncio, with `events()`: the project's WebSocket events."""
 
     def __init__(
@@ -407,8 +413,12 @@ class AsyncInstathingsClient(_Plans):
                 async with websockets.connect(url, compression=None, open_timeout=30) as socket:
                     attempt = 0
                     async for message in socket:
-                        event = orjson.loads(message)
-                        if isinstance(event, dict) and "action" in event:
+                        try:
+                            event = orjson.loads(message)
+                        except orjson.JSONDecodeError:
+                            log.warning("Instathings events: a message that is not JSON was skipped")
+                            continue
+                        if isinstance(event, dict) and isinstance(event.get("action"), str):
                             yield Event(action=event["action"], payload=event.get("payload"))
             except InvalidStatus as refused:
                 if refused.response.status_code != 403 or attempt > 1:
@@ -418,17 +428,6 @@ class AsyncInstathingsClient(_Plans):
                 log.info("Instathings events: connection lost (%s); reconnecting", lost)
             await self.policy.clock.asleep(RECONNECT_S[min(attempt, len(RECONNECT_S) - 1)])
             attempt += 1
-
-    async def aclose(self) -> None:
-        await self._driver.aclose()
-
-    async def __aenter__(self) -> AsyncInstathingsClient:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 def _ws_url(base_url: str) -> str:

@@ -16,7 +16,12 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from fieldstation.core.hub import Hub
+from fieldstation.core.models import Device, NewUplink, Project
+
+ClientT = TypeVar("ClientT")
 
 RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,35}")
 """A vendor's record id kept as the reading's id: what the store's id column holds (36 characters)."""
@@ -74,3 +79,39 @@ class Checkpoint:
 
 def tally_json(tally: Tally) -> dict[str, Any]:
     return asdict(tally)
+
+
+class Batch:
+    """The records of one page, by device, each with the time it counts as inserted."""
+
+    def __init__(self) -> None:
+        self.by_device: dict[int, tuple[Device, list[tuple[NewUplink, int]]]] = {}
+
+    def add(self, device: Device, uplink: NewUplink, inserted_us: int) -> None:
+        self.by_device.setdefault(device.id, (device, []))[1].append((uplink, inserted_us))
+
+
+class VendorImport(Generic[ClientT]):
+    """What the three imports share: where they write, what they read with, their checkpoint and tally."""
+
+    def __init__(
+        self, hub: Hub, project: Project, client: ClientT, checkpoint: Checkpoint, watcher: Watcher
+    ) -> None:
+        self.hub = hub
+        self.project = project
+        self.client = client
+        self.checkpoint = checkpoint
+        self.watch = watcher
+        self.tally = Tally()
+
+    async def commit(self, batch: Batch, live: bool) -> None:
+        """History is backfilled (inserted when the vendor says, no live events); what arrives while
+        following is ingested now, and reaches live subscribers."""
+        for device, history in batch.by_device.values():
+            if live:
+                stored = await self.hub.ingestor.ingest(device, [uplink for uplink, _ in history])
+            else:
+                stored = await self.hub.ingestor.backfill(device, history)
+            fresh = sum(not s.duplicate for s in stored)
+            self.tally.records += fresh
+            self.tally.already_there += len(stored) - fresh

@@ -17,8 +17,8 @@ from fieldstation.client.astrocast import AsyncAstrocastClient, Message, Window
 from fieldstation.client.astrocast import Device as AstrocastDevice
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
-from fieldstation.core.models import Device, NewDevice, NewUplink, Project
-from fieldstation.imports import Checkpoint, Tally, Watcher
+from fieldstation.core.models import Device, NewDevice, Project
+from fieldstation.imports import Batch, Checkpoint, Tally, VendorImport, Watcher
 from fieldstation.networks import BadBody, astrocast
 
 log = logging.getLogger("fieldstation.imports.astrocast")
@@ -32,7 +32,7 @@ CODEC = "passthrough"
 """The Pull API gives a message's bytes and the network's position, not what the bytes mean."""
 
 
-class AstrocastImport:
+class AstrocastImport(VendorImport[AsyncAstrocastClient]):
     def __init__(
         self,
         hub: Hub,
@@ -41,12 +41,7 @@ class AstrocastImport:
         checkpoint: Checkpoint,
         watcher: Watcher,
     ) -> None:
-        self.hub = hub
-        self.project = project
-        self.client = client
-        self.checkpoint = checkpoint
-        self.watch = watcher
-        self.tally = Tally()
+        super().__init__(hub, project, client, checkpoint, watcher)
         self._devices: dict[str, Device] = {}
 
     async def run(self, since: datetime | None, follow: bool) -> Tally:
@@ -89,7 +84,7 @@ class AstrocastImport:
 
     async def store(self, window: Window, live: bool) -> None:
         now_us = self.hub.clock.now_us()
-        by_device: dict[int, tuple[Device, list[tuple[NewUplink, int]]]] = {}
+        batch = Batch()
         for message in window["messages"]:
             raw = orjson.dumps(message)
             try:
@@ -99,15 +94,8 @@ class AstrocastImport:
                 continue
             device = await self._device(parsed.device_guid, None)
             uplink = astrocast.message_uplink(parsed, raw, SOURCE)
-            by_device.setdefault(device.id, (device, []))[1].append((uplink, min(parsed.received_us, now_us)))
-        for device, history in by_device.values():
-            if live:
-                stored = await self.hub.ingestor.ingest(device, [uplink for uplink, _ in history])
-            else:
-                stored = await self.hub.ingestor.backfill(device, history)
-            fresh = sum(not s.duplicate for s in stored)
-            self.tally.records += fresh
-            self.tally.already_there += len(stored) - fresh
+            batch.add(device, uplink, min(parsed.received_us, now_us))
+        await self.commit(batch, live)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.hub.clock.now_us() / MICROS, UTC)

@@ -18,7 +18,7 @@ from fieldstation.core.clock import MICROS
 from fieldstation.core.errors import DomainError
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, NewUplink, Project
-from fieldstation.imports import RECORD_ID, Checkpoint, Tally, Watcher
+from fieldstation.imports import RECORD_ID, Batch, Checkpoint, Tally, VendorImport, Watcher
 
 log = logging.getLogger("fieldstation.imports.awt")
 
@@ -28,16 +28,11 @@ LATE_MARGIN_S = 2 * 86_400
 taken before then may have reached the vendor after it (a collar out of coverage for a day)."""
 
 
-class AwtImport:
+class AwtImport(VendorImport[AsyncAwtClient]):
     def __init__(
         self, hub: Hub, project: Project, client: AsyncAwtClient, checkpoint: Checkpoint, watcher: Watcher
     ) -> None:
-        self.hub = hub
-        self.project = project
-        self.client = client
-        self.checkpoint = checkpoint
-        self.watch = watcher
-        self.tally = Tally()
+        super().__init__(hub, project, client, checkpoint, watcher)
         self._devices: dict[int, Device] = {}
         self._last_taken_us: int | None = None
 
@@ -105,7 +100,7 @@ class AwtImport:
 
     async def store(self, readings: Sequence[Reading], live: bool) -> None:
         now_us = self.hub.clock.now_us()
-        by_device: dict[int, tuple[Device, list[tuple[NewUplink, int]]]] = {}
+        batch = Batch()
         for reading in readings:
             record_id, tag_id = reading.get("recordId"), _tag_id(reading.get("tagId"))
             if not isinstance(record_id, str) or not RECORD_ID.fullmatch(record_id):
@@ -134,15 +129,8 @@ class AwtImport:
                 uid=record_id,
                 codec=awt_reading.NAME,
             )
-            by_device.setdefault(device.id, (device, []))[1].append((uplink, inserted_us))
-        for device, history in by_device.values():
-            if live:
-                stored = await self.hub.ingestor.ingest(device, [uplink for uplink, _ in history])
-            else:
-                stored = await self.hub.ingestor.backfill(device, history)
-            fresh = sum(not s.duplicate for s in stored)
-            self.tally.records += fresh
-            self.tally.already_there += len(stored) - fresh
+            batch.add(device, uplink, inserted_us)
+        await self.commit(batch, live)
 
     async def _device(self, tag_id: int, tag: Tag | None) -> Device:
         """The project's device of this tag: found, or made from the vendor's tag (or from the tag number

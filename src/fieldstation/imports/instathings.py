@@ -17,7 +17,7 @@ from fieldstation.client.instathings import AsyncInstathingsClient, DataRecord
 from fieldstation.core.errors import DomainError
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, NewUplink, Project
-from fieldstation.imports import RECORD_ID, Checkpoint, Tally, Watcher
+from fieldstation.imports import RECORD_ID, Batch, Checkpoint, Tally, VendorImport, Watcher
 
 log = logging.getLogger("fieldstation.imports.instathings")
 
@@ -27,7 +27,7 @@ MAX_NAME = 64
 MAX_MS = 2**33 * 1000
 
 
-class InstathingsImport:
+class InstathingsImport(VendorImport[AsyncInstathingsClient]):
     def __init__(
         self,
         hub: Hub,
@@ -36,12 +36,7 @@ class InstathingsImport:
         checkpoint: Checkpoint,
         watcher: Watcher,
     ) -> None:
-        self.hub = hub
-        self.project = project
-        self.client = client
-        self.checkpoint = checkpoint
-        self.watch = watcher
-        self.tally = Tally()
+        super().__init__(hub, project, client, checkpoint, watcher)
         self.mapping: dict[str, str] = self.checkpoint.state.setdefault("devices", {})
         """The source's device id -> our device's guid."""
         self._devices: dict[str, Device] = {}
@@ -111,7 +106,7 @@ class InstathingsImport:
                 self.watch(self.tally)
 
     async def store(self, device: Device, records: Sequence[DataRecord], live: bool) -> None:
-        history: list[tuple[NewUplink, int]] = []
+        batch = Batch()
         for record in records:
             record_id, ts, data = record.get("id"), record.get("ts"), record.get("data")
             if not isinstance(record_id, str) or not RECORD_ID.fullmatch(record_id):
@@ -139,16 +134,8 @@ class InstathingsImport:
                 uid=record_id,
                 codec=CODEC,
             )
-            history.append((uplink, min(taken_us, self.hub.clock.now_us())))
-        if not history:
-            return
-        if live:
-            stored = await self.hub.ingestor.ingest(device, [uplink for uplink, _ in history])
-        else:
-            stored = await self.hub.ingestor.backfill(device, history)
-        fresh = sum(not s.duplicate for s in stored)
-        self.tally.records += fresh
-        self.tally.already_there += len(stored) - fresh
+            batch.add(device, uplink, min(taken_us, self.hub.clock.now_us()))
+        await self.commit(batch, live)
 
     async def _known(self, source_id: str) -> Device:
         device = await self.hub.devices.by_guid(self.project, self.mapping[source_id])
