@@ -109,10 +109,13 @@ def test_an_impolite_client_waits_out_a_429(limited: Harness, exchanges: Exchang
     created = limited.project()
     clock = HubClock(limited.clock)
     awt = client_of(limited, created, clock=clock, polite=False)
+    said: list[tuple[str, str]] = []
+    awt.policy.on_wait = lambda call, seconds, why: said.append((call.path, why))
     awt.data()
     awt.data()
     assert [s for _, _, s in exchanges.seen] == [200, 200, 429, 200]
     assert clock.waits == [pytest.approx(30.25)]
+    assert said == [("/data", "the API answered 429")]
 
 
 def test_errors_carry_the_status_and_the_vendors_body(limited: Harness) -> None:

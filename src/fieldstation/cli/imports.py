@@ -19,6 +19,7 @@ from fieldstation.client import AsyncAstrocastClient, AsyncAwtClient, AsyncInsta
 from fieldstation.client.astrocast import VENDOR_BASE_URL as ASTROCAST_URL
 from fieldstation.client.awt import VENDOR_BASE_URL as AWT_URL
 from fieldstation.client.errors import ApiError, GaveUp, UnexpectedAnswer
+from fieldstation.client.exchange import Call, Policy
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
 from fieldstation.imports import Checkpoint, Tally, tally_json
@@ -75,6 +76,17 @@ def progress_bar(unit: str) -> Iterator[Callable[[Tally], None]]:
 
     with bar:
         yield watch
+
+
+def say_waits(policy: Policy) -> None:
+    """A long pause is said on standard error: the import is waiting, not stuck. (Not the 10 s between two
+    calls of AWT's /data/latest while following: those are its rhythm.)"""
+
+    def waiting(call: Call, seconds: float, why: str) -> None:
+        if seconds >= 15:
+            errors.print(f"waiting {seconds:.0f} s before {call.method} {call.path} ({why})")
+
+    policy.on_wait = waiting
 
 
 def _finish(tally: Tally, as_json: bool, stopped: bool) -> None:
@@ -160,6 +172,7 @@ def import_awt(
         checkpoint = Checkpoint(settings.data_dir, project, "awt", source, api_key)
         with progress_bar("readings") as watch:
             async with AsyncAwtClient(api_key, username, password, base_url=source) as client:
+                say_waits(client.policy)
                 importer = AwtImport(hub, owner, client, checkpoint, watch)
                 return await _interruptible(importer.tally, importer.run(since_s, follow), as_json, follow)
 
@@ -197,6 +210,7 @@ def import_astrocast(
         checkpoint = Checkpoint(settings.data_dir, project, "astrocast", source, api_key)
         with progress_bar("messages") as watch:
             async with AsyncAstrocastClient(api_key, base_url=source) as client:
+                say_waits(client.policy)
                 importer = AstrocastImport(hub, owner, client, checkpoint, watch)
                 return await _interruptible(importer.tally, importer.run(start, follow), as_json, follow)
 
@@ -248,6 +262,7 @@ def import_instathings(
             async with AsyncInstathingsClient(
                 client_id, client_secret, base_url=source, ws_url=ws_url
             ) as client:
+                say_waits(client.policy)
                 importer = InstathingsImport(hub, owner, client, checkpoint, watch)
                 return await _interruptible(importer.tally, importer.run(since_ms, follow), as_json, follow)
 

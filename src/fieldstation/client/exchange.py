@@ -9,7 +9,7 @@ token first when needed). A driver runs plans and exchanges on `httpx.Client` an
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Generic, Self, TypeVar
@@ -142,6 +142,8 @@ class Policy:
         self.base_url = base_url.rstrip("/")
         self.clock = clock
         self.pacer = Pacer(intervals if polite else {}, clock)
+        self.on_wait: Callable[[Call, float, str], None] | None = None
+        """Told of every wait before it starts (the call, seconds, why): a program can say why it pauses."""
 
     def headers(self, call: Call) -> Generator[Step, httpx.Response | None, dict[str, str]]:
         """The call's credentials; may exchange a token first."""
@@ -151,6 +153,10 @@ class Policy:
     def unauthorized(self, call: Call) -> bool:
         """A 401: forget what may have gone stale and say whether the call is worth one more try."""
         return False
+
+    def _waiting(self, call: Call, seconds: float, why: str) -> None:
+        if self.on_wait is not None:
+            self.on_wait(call, seconds, why)
 
     def request(self, call: Call, headers: Mapping[str, str]) -> httpx.Request:
         return httpx.Request(
@@ -175,6 +181,7 @@ class Policy:
             headers = yield from self.headers(call)
             wait = self.pacer.wait_s(call.group)
             if wait > 0:
+                self._waiting(call, wait, "the API's rate limit")
                 yield wait
             self.pacer.spent(call.group)
             response = yield self.request(call, headers)
@@ -187,6 +194,7 @@ class Policy:
                 busy += 1
                 seconds = retry_after_s(response)
                 self.pacer.refused(call.group, seconds + PACING_MARGIN_S)
+                self._waiting(call, seconds + PACING_MARGIN_S, f"the API answered {response.status_code}")
                 yield seconds + PACING_MARGIN_S
                 continue
             if response.status_code == 401 and not retried_unauthorized and self.unauthorized(call):
