@@ -350,11 +350,14 @@ def offset_pages(call: Call, page_size: int) -> Stream[list[Any]]:
         response = yield Call(call.method, call.path, params, call.json, call.group, call.accept)
         assert response is not None
         page = objects_of(response)
+        count = len(page)
+        del response  # a page is large (an AWT archive page, 20 MB): let it go before the next is read
         if page:
             yield Emit(page)
-        if len(page) < page_size:
+        del page
+        if count < page_size:
             return
-        offset += len(page)
+        offset += count
 
 
 class SyncClient:

@@ -11,14 +11,12 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import orjson
-
 from fieldstation.client.astrocast import AsyncAstrocastClient, Message, Window
 from fieldstation.client.astrocast import Device as AstrocastDevice
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, Project
-from fieldstation.imports import Batch, Checkpoint, Tally, VendorImport, Watcher
+from fieldstation.imports import Batch, Checkpoint, Tally, VendorImport, Watcher, kept_json
 from fieldstation.networks import BadBody, astrocast
 
 log = logging.getLogger("fieldstation.imports.astrocast")
@@ -86,7 +84,7 @@ class AstrocastImport(VendorImport[AsyncAstrocastClient]):
         now_us = self.hub.clock.now_us()
         batch = Batch()
         for message in window["messages"]:
-            raw = orjson.dumps(message)
+            raw = kept_json(message)
             try:
                 parsed = astrocast.parse_message(raw)
             except BadBody as exc:

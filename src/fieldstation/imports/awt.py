@@ -10,15 +10,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import orjson
-
 from fieldstation.client.awt import AsyncAwtClient, Reading, Tag
 from fieldstation.codecs import awt_reading
 from fieldstation.core.clock import MICROS
 from fieldstation.core.errors import DomainError
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, NewUplink, Project
-from fieldstation.imports import RECORD_ID, Batch, Checkpoint, Tally, VendorImport, Watcher
+from fieldstation.imports import (
+    RECORD_ID,
+    Batch,
+    Checkpoint,
+    Tally,
+    VendorImport,
+    Watcher,
+    kept_json,
+)
 
 log = logging.getLogger("fieldstation.imports.awt")
 
@@ -74,6 +80,7 @@ class AwtImport(VendorImport[AsyncAwtClient]):
             state["offset"] = int(state["offset"]) + len(page)
             self._save()
             last = page[-1].get("timestamp")
+            del page  # before the next page is read: a page of 50,000 readings is 100 MiB of objects
             if isinstance(last, int):
                 self.tally.covered = min(self.tally.span, max(0, last - first))
             self.watch(self.tally)
@@ -120,7 +127,7 @@ class AwtImport(VendorImport[AsyncAwtClient]):
                     now_us, taken_us or self._last_taken_us or _first_taken_us(readings, now_us)
                 )
                 self._last_taken_us = taken_us or self._last_taken_us
-            payload = orjson.dumps(reading)
+            payload = kept_json(reading)
             uplink = NewUplink(
                 source=SOURCE,
                 payload=payload,

@@ -17,7 +17,7 @@ from fieldstation.client.instathings import AsyncInstathingsClient, DataRecord
 from fieldstation.core.errors import DomainError
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, NewUplink, Project
-from fieldstation.imports import RECORD_ID, Batch, Checkpoint, Tally, VendorImport, Watcher
+from fieldstation.imports import RECORD_ID, Batch, Checkpoint, Tally, VendorImport, Watcher, kept_json
 
 log = logging.getLogger("fieldstation.imports.instathings")
 
@@ -123,9 +123,9 @@ class InstathingsImport(VendorImport[AsyncInstathingsClient]):
             taken_us = ts * 1000
             uplink = NewUplink(
                 source=SOURCE,
-                payload=orjson.dumps(data),
+                payload=kept_json(data),
                 received_us=taken_us,
-                raw=orjson.dumps(record),
+                raw=kept_json(record),
                 meta={
                     "principal": _text(record.get("principal")),
                     "client_id": _text(record.get("clientId")),
