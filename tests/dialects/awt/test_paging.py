@@ -7,6 +7,7 @@ import pytest
 from fieldstation.codecs import awt_frame
 from fieldstation.core.models import Device, NewUplink
 from fieldstation.dialects.awt import app as awt_app
+from fieldstation.dialects.awt import calls as awt_calls
 from tests.conftest import START_S, Harness
 
 
@@ -34,7 +35,7 @@ def _bulk(harness: Harness, device: Device, count: int, fix_time: int) -> None:
 @pytest.mark.parametrize("path", ["/awt/v2/data", "/awt/v2/data/archive"])
 def test_paging_covers_everything_once(harness: Harness, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     # The archive's 50,000-record page is exercised in bench/; here its size is shrunk to keep tests quick.
-    monkeypatch.setattr(awt_app, "RECENT_PAGE", 7)
+    monkeypatch.setattr(awt_calls, "RECENT_PAGE", 7)
     monkeypatch.setattr(awt_app, "ARCHIVE_PAGE", 7)
     created = harness.project()
     device = harness.device(created.project, 1, "0000000000000001")
@@ -55,7 +56,7 @@ def test_paging_covers_everything_once(harness: Harness, monkeypatch: pytest.Mon
 
 
 def test_page_sizes_are_the_seeds() -> None:
-    assert awt_app.RECENT_PAGE == 1000
+    assert awt_calls.RECENT_PAGE == 1000
     assert awt_app.ARCHIVE_PAGE == 50_000
 
 
@@ -74,7 +75,7 @@ def test_new_readings_do_not_shift_earlier_pages_of_data(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """/data is ordered by insertion: what arrives while a client pages lands after the pages it has read."""
-    monkeypatch.setattr(awt_app, "RECENT_PAGE", 5)
+    monkeypatch.setattr(awt_calls, "RECENT_PAGE", 5)
     created = harness.project()
     device = harness.device(created.project, 1, "0000000000000001")
     _bulk(harness, device, 10, START_S - 600)

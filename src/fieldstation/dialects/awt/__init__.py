@@ -3,9 +3,9 @@
 from fieldstation.dialects import Dialect
 from fieldstation.dialects.awt.app import create_app
 from fieldstation.dialects.awt.errors import door_error
+from fieldstation.dialects.awt.front import front
 from fieldstation.dialects.awt.rate_limits import RATE_POLICY
 from fieldstation.dialects.awt.render import RENDERER
-from fieldstation.dialects.awt.webhooks import front
 from fieldstation.networks import MAX_BODY_BYTES
 
 MOUNT = "/awt/v2"

@@ -12,22 +12,20 @@ from starlette.responses import Response, StreamingResponse
 from fieldstation.core.clock import MICROS
 from fieldstation.core.errors import Unauthorized
 from fieldstation.core.hub import Hub
-from fieldstation.core.models import Credential, CredentialKind, Device
+from fieldstation.core.models import Credential, Device
 from fieldstation.core.ports import ReadingWindow
-from fieldstation.dialects.awt import errors, params
+from fieldstation.dialects.awt import calls, errors
 from fieldstation.dialects.awt import rate_limits as groups
+from fieldstation.dialects.awt.calls import DAY_S, WindowParams
 from fieldstation.dialects.awt.description import DESCRIPTION
 from fieldstation.dialects.awt.webhooks import WEBHOOKS
 from fieldstation.http import api_docs, openapi
 from fieldstation.http.credentials import basic_credentials, client_address
-from fieldstation.http.responses import JsonResponse, json_array, json_array_stream
+from fieldstation.http.responses import JSON, JsonResponse, json_array_stream
 from fieldstation.intake import webhooks
 
 TOKEN_LIFETIME_S = 3600
 """The seed: "This token is valid for 1 hour"."""
-DAY_S = 86_400
-RECENT_DAYS = 90
-RECENT_PAGE = 1_000
 ARCHIVE_PAGE = 50_000
 ARCHIVE_EPOCH_S = 1_451_606_400
 """2016-01-01, the archive's default start."""
@@ -52,34 +50,13 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     HubDep = Annotated[Hub, Depends(hub)]
 
     async def api_key_credential(request: Request, hub: HubDep) -> Credential:
-        try:
-            return await hub.auth.key(CredentialKind.AWT, request.headers.get("x-api-key"))
-        except Unauthorized as exc:
-            raise errors.AwtError(401, errors.BAD_KEY) from exc
+        return await calls.key_credential(hub, request.headers.get("x-api-key"))
 
-    async def bearer_credential(
-        request: Request, hub: HubDep, credential: Annotated[Credential, Depends(api_key_credential)]
-    ) -> Credential:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise errors.AwtError(401, errors.BAD_TOKEN)
-        try:
-            hub.tokens.verify(token.strip(), credential)
-        except Unauthorized as exc:
-            raise errors.AwtError(401, errors.BAD_TOKEN) from exc
-        return credential
+    async def bearer_credential(request: Request, hub: HubDep) -> Credential:
+        headers = request.headers
+        return await calls.bearer_credential(hub, headers.get("x-api-key"), headers.get("authorization", ""))
 
     Caller = Annotated[Credential, Depends(bearer_credential)]
-
-    async def spend(hub: Hub, credential: Credential, group: str) -> None:
-        await hub.limiter.hit(f"awt:{credential.id}", group)
-
-    async def device_for_tag(hub: Hub, credential: Credential, raw_tag_id: str) -> Device:
-        project = await hub.projects.by_id(credential.project_id)
-        device = await hub.devices.by_tag(project, params.tag_id(raw_tag_id))
-        if device is None:
-            raise errors.AwtError(404, errors.TAG_NOT_FOUND)
-        return device
 
     @app.post("/token")
     async def token(
@@ -95,20 +72,20 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
             raise errors.AwtError(401, errors.BAD_KEY) from exc
         # Counted once the password is right: someone who holds the key but not the password cannot spend
         # the owner's one token a minute. Guessing is bounded by the password throttle (core/auth.py).
-        await spend(hub, credential, groups.TOKEN)
+        await calls.spend(hub, credential, groups.TOKEN)
         issued = hub.tokens.issue(credential, TOKEN_LIFETIME_S)
         return JsonResponse({"token": issued, "expires_in": "1h", "token_type": "Bearer"})
 
     @app.get("/devices")
     async def devices(hub: HubDep, credential: Caller) -> Response:
-        await spend(hub, credential, groups.DEVICES)
+        await calls.spend(hub, credential, groups.DEVICES)
         project = await hub.projects.by_id(credential.project_id)
         tags = [d for d in await hub.devices.list(project) if d.tag_id is not None]
         return JsonResponse([_device_object(d) for d in tags])
 
     @app.get("/data/latest")
     async def latest(hub: HubDep, credential: Caller) -> StreamingResponse:
-        await spend(hub, credential, groups.LATEST)
+        await calls.spend(hub, credential, groups.LATEST)
         now_us = hub.clock.now_us()
         horizon = await hub.readings.commit_horizon(credential.project_id)
         previous = await hub.readings.move_cursor(credential, LATEST_CURSOR, horizon)
@@ -125,28 +102,15 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     async def recent(
         window_params: WindowParams, hub: Hub, credential: Credential, raw_tag_id: str | None
     ) -> Response:
-        start, end, offset = window_params
-        device = None if raw_tag_id is None else await device_for_tag(hub, credential, raw_tag_id)
-        await spend(hub, credential, groups.DATA)
-        now_us = hub.clock.now_us()
-        horizon_us = now_us - RECENT_DAYS * DAY_S * MICROS
-        window = ReadingWindow(
-            project_id=credential.project_id,
-            device_id=None if device is None else device.id,
-            order="inserted",
-            since_us=horizon_us if start is None else max(start * MICROS, horizon_us),
-            until_us=now_us if end is None else end * MICROS + MICROS - 1,
-            limit=RECENT_PAGE,
-            offset=offset,
-        )
-        return await json_array(hub.readings.awt_pages(window))
+        page = await calls.recent_page(hub, credential, window_params, raw_tag_id)
+        return Response(page, media_type=JSON)
 
     async def archive(
         window_params: WindowParams, hub: Hub, credential: Credential, raw_tag_id: str | None
     ) -> StreamingResponse:
         start, end, offset = window_params
-        device = None if raw_tag_id is None else await device_for_tag(hub, credential, raw_tag_id)
-        await spend(hub, credential, groups.ARCHIVE)
+        device = None if raw_tag_id is None else await calls.device_for_tag(hub, credential, raw_tag_id)
+        await calls.spend(hub, credential, groups.ARCHIVE)
         window = ReadingWindow(
             project_id=credential.project_id,
             device_id=None if device is None else device.id,
@@ -185,9 +149,6 @@ def create_app(hub_ref: Callable[[], Hub]) -> FastAPI:
     return app
 
 
-WindowParams = tuple[int | None, int | None, int]
-
-
 async def _window_params(
     start: Annotated[
         str | None, Query(description="Epoch seconds, inclusive.", examples=["1609459200"])
@@ -198,11 +159,7 @@ async def _window_params(
     """The window of a data call. Declared as text and read by `params` (ASCII digits, in range), so that a
     bad value is AWT's 400, not the framework's. A coroutine: the framework runs a plain function in a
     worker thread."""
-    return (
-        None if not start else params.integer(start, "start"),
-        None if not end else params.integer(end, "end"),
-        0 if not offset else params.integer(offset, "offset", maximum=params.MAX_OFFSET),
-    )
+    return calls.window_params(start, end, offset)
 
 
 Window = Annotated[WindowParams, Depends(_window_params)]

@@ -73,14 +73,27 @@ def crashed() -> JsonResponse:
     return error_response(500, SERVER_ERROR)
 
 
+def response_for(exc: Exception) -> JsonResponse:
+    """A failure of an AWT call, in AWT's words (the app's handlers and the front's answer alike)."""
+    if isinstance(exc, AwtError):
+        return error_response(exc.status, exc.message, exc.headers)
+    if isinstance(exc, RateLimited):
+        return error_response(429, RATE_LIMITED, {"Retry-After": str(exc.retry_after_s)})
+    if isinstance(exc, StoreUnavailable):
+        log.error("the store cannot be reached: %s", exc)
+        return error_response(503, STORE_DOWN, {"Retry-After": str(STORE_RETRY_S)})
+    log.error("an AWT call failed", exc_info=exc)
+    return crashed()
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AwtError)
     async def _awt(_: Request, exc: AwtError) -> JsonResponse:
-        return error_response(exc.status, exc.message, exc.headers)
+        return response_for(exc)
 
     @app.exception_handler(RateLimited)
     async def _rate(_: Request, exc: RateLimited) -> JsonResponse:
-        return error_response(429, RATE_LIMITED, {"Retry-After": str(exc.retry_after_s)})
+        return response_for(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JsonResponse:
@@ -95,8 +108,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(_: Request, exc: StoreUnavailable) -> JsonResponse:
-        log.error("the store cannot be reached: %s", exc)
-        return error_response(503, STORE_DOWN, {"Retry-After": str(STORE_RETRY_S)})
+        return response_for(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JsonResponse:
