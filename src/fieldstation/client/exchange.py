@@ -9,6 +9,7 @@ token first when needed). A driver runs plans and exchanges on `httpx.Client` an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,7 +348,7 @@ def offset_pages(call: Call, page_size: int) -> Stream[list[Any]]:
     offset = int(call.params.get("offset", "0"))
     while True:
         params = {**call.params, "offset": str(offset)} if offset else dict(call.params)
-        response = yield Call(call.method, call.path, params, call.json, call.group, call.accept)
+        response = yield dataclasses.replace(call, params=params)
         assert response is not None
         page = objects_of(response)
         count = len(page)
