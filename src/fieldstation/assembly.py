@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
-
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from fieldstation.codecs import CODECS
 from fieldstation.config import Settings
@@ -17,16 +16,11 @@ from fieldstation.core.operators import SIGN_IN_POLICY
 from fieldstation.core.ratelimit import Limit
 from fieldstation.dialects import Dialect, astrocast, awt, instathings
 from fieldstation.metrics import PrometheusMeters
-from fieldstation.shared.changes import RedisChanges
-from fieldstation.shared.events import RedisEventBus
-from fieldstation.shared.ratelimit import RedisRateLimiter
 from fieldstation.store.change_signal import FileChangeSignal
 from fieldstation.store.database import connect, migrate
 from fieldstation.store.repository import Store
 
 DIALECTS: tuple[Dialect, ...] = (awt.DIALECT, astrocast.DIALECT, instathings.DIALECT)
-REDIS_CONNECTIONS = 64
-REDIS_WAIT_S = 5.0
 INSTALLATION_SETTING = "installation_id"
 CHANGES_FILE = "changes"
 """In the data dir, `changes.credentials`, `changes.projects`, `changes.devices`: where the processes of one
@@ -67,22 +61,10 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         # Redis server keep apart by it.
         installation = await store.setting_or_create(INSTALLATION_SETTING, uuid.uuid4().hex)
         namespace = f"fieldstation:{installation}:"
-        # Blocking: a burst of requests waits for a connection (redis-py's default pool refuses past 100,
-        # which a burst of 300 new clients made into 503s).
-        pool = BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
-        )
-        redis = Redis(connection_pool=pool)
-        bus = RedisEventBus(redis, namespace, meters)
-        across_machines = RedisChanges(redis, namespace, changes)
-        changes = across_machines.signal
-        shared = {
-            "limiter": RedisRateLimiter(redis, namespace, policy, clock),
-            "events": bus,
-            "background": (bus.run, across_machines.run),
-            "readiness": (("redis", redis.ping),),
-        }
-        _redis_clients[id(bus)] = (redis, across_machines)
+        from fieldstation.shared.wiring import over_redis  # only with Redis: see its docstring
+
+        shared, changes, close = over_redis(settings.redis_url, namespace, meters, policy, clock, changes)
+        _redis_closers[id(shared["events"])] = close
     return await build_hub(
         store,
         clock,
@@ -95,14 +77,12 @@ async def open_hub(settings: Settings, clock: Clock | None = None) -> Hub:
     )
 
 
-_redis_clients: dict[int, tuple[Redis, RedisChanges]] = {}
+_redis_closers: dict[int, Callable[[], Awaitable[None]]] = {}
 
 
 async def close_hub(hub: Hub) -> None:
     if isinstance(hub.store, Store):
         await hub.store.close()
-    shared = _redis_clients.pop(id(hub.events), None)
-    if shared is not None:
-        redis, changes = shared
-        await changes.flush()
-        await redis.aclose()
+    close = _redis_closers.pop(id(hub.events), None)
+    if close is not None:
+        await close()
