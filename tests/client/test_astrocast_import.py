@@ -8,6 +8,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -17,7 +18,7 @@ from fieldstation.client.astrocast import Message
 from fieldstation.config import Settings
 from fieldstation.core.models import CredentialKind
 from fieldstation.core.ports import UplinkFilter
-from fieldstation.imports import Checkpoint, Tally
+from fieldstation.imports import Checkpoint, Tally, ignore
 from fieldstation.imports.astrocast import AstrocastImport
 from tests.cli.test_cli import fieldstation
 from tests.client.conftest import Exchanges, HubClock
@@ -105,3 +106,21 @@ def test_follow_picks_up_a_later_message(harness: Harness, tmp_path: Path) -> No
         harness.run(lambda: asyncio.gather(task, return_exceptions=True))
         harness.run(lambda: close_hub(target))
     assert seen.statuses().keys() == {200}
+
+
+def test_a_device_the_hub_would_refuse_is_added_under_its_guid(harness: Harness, tmp_path: Path) -> None:
+    """A name or description with a line break, or too long, does not stop the import for good."""
+    target = harness.run(lambda: open_hub(Settings(data_dir=tmp_path / "target", demo=False), harness.clock))
+    try:
+        copy = harness.run(lambda: target.projects.create("copy")).project
+        client = AsyncAstrocastClient("key", base_url=BASE)
+        importer = AstrocastImport(
+            target, copy, client, Checkpoint(tmp_path, "copy", "astrocast", BASE, "k"), ignore
+        )
+        guid = "c984ff2b-e4d0-417f-8ea3-11d74a55d251"
+        found: Any = {"deviceGuid": guid, "name": "river\ngauge", "description": "x" * 500}
+        device = harness.run(lambda: importer._device(guid, found))
+        assert device.name == "Astronode c984ff2b" and device.asset is None
+        harness.run(client.aclose)
+    finally:
+        harness.run(lambda: close_hub(target))

@@ -10,6 +10,7 @@ import pytest
 
 from fieldstation.client import ApiError, AsyncAwtClient, AwtClient, GaveUp, UnexpectedAnswer
 from fieldstation.client import awt as awt_client
+from fieldstation.client.exchange import RepeatedPage, retry_after_s
 from fieldstation.codecs import awt_frame
 from fieldstation.core.clock import MICROS, FakeClock
 from fieldstation.core.models import CredentialKind, NewUplink
@@ -193,3 +194,38 @@ def test_a_success_that_is_not_what_the_api_documents(body: bytes, expected: str
     )
     with pytest.raises(UnexpectedAnswer, match=expected):
         list(awt.archive_pages())
+
+
+def test_a_server_that_does_not_page_is_not_read_forever() -> None:
+    page = [{"recordId": str(n), "tagId": 1} for n in range(1_000)]
+
+    def same_page(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"token": "t", "expires_in": "1h", "token_type": "Bearer"})
+        return httpx.Response(200, json=page)  # whatever the offset
+
+    awt = AwtClient(
+        "k", "u", "p", http=httpx.Client(transport=httpx.MockTransport(same_page)), clock=HubClock(FakeClock(0)),
+        polite=False,
+    )  # fmt: skip
+    pages = awt.data_pages()
+    assert len(next(pages)) == 1_000
+    with pytest.raises(RepeatedPage):
+        next(pages)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        ({"Retry-After": "30"}, b"", 30.0),
+        ({"Retry-After": "99999999999"}, b"", 1.0),  # not a wait anyone means: the default
+        ({"Retry-After": "86400"}, b"", 3_600.0),
+        ({}, b'{"retryAfter": 900}', 900.0),
+        ({}, b'{"retryAfter": 1e300}', 3_600.0),
+        ({}, b'{"retryAfter": true}', 1.0),
+        ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, b"", 1.0),
+    ],
+)
+def test_a_wait_asked_for_is_bounded(headers: dict[str, str], body: bytes, expected: float) -> None:
+    response = httpx.Response(429, headers=headers, content=body, request=httpx.Request("GET", "http://x/"))
+    assert retry_after_s(response) == expected

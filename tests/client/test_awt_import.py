@@ -170,7 +170,8 @@ def test_an_import_stopped_half_way_resumes_and_a_rerun_adds_nothing(pages: Page
 
     third = Exchanges()
     again = pages.run(tmp_path, third)
-    assert again.records == 0 and again.already_there == 350 and again.devices_created == 0
+    assert again.records == 0 and again.devices_created == 0
+    assert [p for _, p, _ in third.seen if p.startswith("/awt/v2/data")] == ["/awt/v2/data"]  # by arrival
     assert len(pages.held()) == 350
     for seen in (first, second, third):
         assert seen.statuses().keys() == {200}  # within the seed's limits, the pages 30 s apart
@@ -240,3 +241,57 @@ def test_the_command_says_what_is_wrong(live_server: LiveServer, tmp_path: Path)
         check=False,
     )
     assert nowhere.returncode == 2 and "no project named" in nowhere.stderr
+
+
+def test_a_later_run_finds_a_reading_that_arrived_days_late(pages: Pages, tmp_path: Path) -> None:
+    """The archive is by reading time: a collar out of coverage for a week delivers fixes taken a week ago.
+    A later run reads what arrived since the previous one (`/data`), whatever its time."""
+    pages.run(tmp_path, Exchanges())
+    pages.harness.clock.advance(3_600)
+    device = pages.harness.run(lambda: pages.harness.hub.devices.by_tag(pages.created.project, 2041))
+    assert device is not None
+    week_old = pages.harness.fix(device, pages.harness.clock.now_us() // MICROS - 7 * 86_400)
+    later = pages.run(tmp_path, Exchanges())
+    assert later.records == 1 and week_old.uid in pages.held()
+    assert pages.held()[week_old.uid] == source_objects(pages)[week_old.uid]
+
+
+def test_an_imei_held_by_another_tag_here_is_not_taken(pages: Pages, tmp_path: Path) -> None:
+    """The target already has a device of that IMEI under another tag: the tag is added by its number,
+    and the other device keeps its own readings only."""
+    from fieldstation.core.models import NewDevice
+
+    imei = "A0C9B00000000539"  # tag 1337's, as `readings` made it
+    copy = pages.harness.run(lambda: pages.target.projects.get("copy"))
+    other = pages.harness.run(
+        lambda: pages.target.devices.add(copy, NewDevice(name="other", tag_id=9, eui=imei))
+    )
+    tally = pages.run(tmp_path, Exchanges())
+    assert tally.records == 350 and tally.refused_count == 0
+    held = [json.loads(text) for text in pages.held().values()]
+    assert {r["tagId"] for r in held} == {1337, 2041}
+    tag = pages.harness.run(lambda: pages.target.devices.by_tag(copy, 1337))
+    assert tag is not None and tag.id != other.id and tag.eui is None
+
+
+def test_a_record_that_cannot_be_kept_is_refused_not_fatal(pages: Pages, tmp_path: Path) -> None:
+    deep: object = 0
+    for _ in range(300):  # orjson reads this deep and will not write it
+        deep = [deep]
+
+    async def store() -> Tally:
+        project = await pages.target.projects.get("copy")
+        checkpoint = Checkpoint(tmp_path, "copy", "awt", BASE, "key")
+        async with pages.client(Exchanges()) as client:
+            importer = AwtImport(pages.target, project, client, checkpoint, ignore)
+            hostile: list[Any] = [
+                {"recordId": "deep", "tagId": 1337, "lux": deep},
+                {"recordId": "x" * 80, "tagId": 1337},
+                {"recordId": "t", "tagId": "1337"},  # the seed's Reading has a number
+            ]
+            await importer.store(hostile, live=False)
+            return importer.tally
+
+    tally = pages.harness.run(store)
+    assert tally.records == 0 and tally.refused_count == 3
+    assert "cannot be kept as JSON" in tally.refused[0]

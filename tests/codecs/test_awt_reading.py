@@ -50,7 +50,9 @@ readings = st.fixed_dictionaries(
         "longitude": st.none() | st.floats(-180, 180),
         "accelerometer": st.none()
         | st.fixed_dictionaries({axis: st.integers(-32768, 32767) for axis in ("x", "y", "z")}),
-        "hdop": st.none() | st.integers(0, 150).map(lambda n: f"{n}m"),
+        "hdop": st.none()
+        | st.integers(0, 150).map(lambda n: f"{n}m")
+        | st.integers(0, 1500).map(lambda n: f"{n / 10}m"),
         "hdopRaw": maybe_int,
         "movement": maybe_flag,
         "alarm": maybe_flag,
@@ -85,4 +87,8 @@ def test_wrong_types_are_a_parse_failure_that_says_which_field() -> None:
     decoded = awt_reading.decode(b'{"recordId": "a", "tagId": 1, "voltage": "high"}', 0)
     assert decoded.error == "imported reading: voltage is not a number"
     assert awt_reading.decode(b'{"recordId": "a", "tagId": 1, "latitude": 91}', 0).error
-    assert awt_reading.decode(b'{"recordId": "a", "tagId": 1, "hdop": "far"}', 0).error
+    for hdop in ("far", "10.50m", "007m", "\u0661\u0660m", "1e-06m"):  # written back otherwise, or not metres
+        kept = awt_reading.decode(orjson.dumps({"recordId": "a", "tagId": 1, "hdop": hdop}), 0)
+        assert kept.error is None and kept.values["hdop_m"] is None
+        assert kept.warnings == (f'hdop {hdop!r} was not kept: not metres as AWT writes them ("10m")',)
+    assert awt_reading.decode(b'{"recordId": "a", "tagId": 1, "hdop": "2.5m"}', 0).values["hdop_m"] == 2.5

@@ -19,7 +19,7 @@ from fieldstation.client import AsyncAstrocastClient, AsyncAwtClient, AsyncInsta
 from fieldstation.client.astrocast import VENDOR_BASE_URL as ASTROCAST_URL
 from fieldstation.client.awt import VENDOR_BASE_URL as AWT_URL
 from fieldstation.client.errors import ApiError, GaveUp, UnexpectedAnswer
-from fieldstation.client.exchange import Call, Policy
+from fieldstation.client.exchange import Call, Policy, RepeatedPage
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
 from fieldstation.imports import Checkpoint, Tally, tally_json
@@ -129,6 +129,9 @@ def _import(data_dir: DataDir, work: Callable[[Hub], Awaitable[Tally]], as_json:
         raise typer.Exit(1) from None
     except httpx.HTTPError as exc:
         errors.print(f"[red]error:[/red] the source cannot be reached: {exc}; check --from and the network")
+        raise typer.Exit(1) from None
+    except RepeatedPage as exc:
+        errors.print(f"[red]error:[/red] {exc}; check --from")
         raise typer.Exit(1) from None
     except GaveUp as exc:
         errors.print(f"[red]error:[/red] {exc}; try again later")

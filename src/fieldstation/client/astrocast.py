@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 import httpx
 
 from fieldstation.client.clock import SYSTEM_CLOCK, Clock
+from fieldstation.client.errors import ApiError
 from fieldstation.client.exchange import (
     AsyncClient,
     AsyncDriver,
@@ -29,7 +30,6 @@ from fieldstation.client.exchange import (
     Stream,
     SyncClient,
     SyncDriver,
-    json_of,
     object_of,
     objects_of,
 )
@@ -149,8 +149,8 @@ class _Plans:
             # Windows meet at their ends, which a server may count in both: a message received at the very
             # instant is listed once, in the earlier window.
             listed: list[Message] = objects_of(response)
-            fresh = [m for m in listed if m.get("messageGuid") not in previous]
-            previous = {m.get("messageGuid") for m in listed}
+            fresh = [m for m in listed if _guid_key(m) not in previous]
+            previous = {_guid_key(m) for m in listed}
             yield Emit(Window(start=iso(start), end=iso(stop), messages=fresh))
             start = stop
 
@@ -171,9 +171,14 @@ class _Plans:
 
     def _download(self, path: str, params: dict[str, str], into: Path) -> Plan[Path]:
         response = yield Call("GET", path, params, accept="text/csv", into=into)
-        if response.status_code >= 400:
-            json_of(response)
+        if response.status_code >= 300:  # nothing was written: a redirect is not the file
+            raise ApiError.of(response)
         return into
+
+
+def _guid_key(message: Message) -> str | None:
+    guid = message.get("messageGuid")
+    return guid if isinstance(guid, str) else None
 
 
 def _message_params(

@@ -106,17 +106,21 @@ class AwtPolicy(Policy):
         self._basic = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
         self.token: str | None = None
         self.token_expires = 0.0
+        self._refresh_before_s = REFRESH_BEFORE_S
 
     def headers(self, call: Call) -> Generator[Step, httpx.Response | None, dict[str, str]]:
         if call.group == TOKEN:
             return {"X-API-KEY": self._api_key, "Authorization": self._basic}
-        if self.token is None or self.clock.time() >= self.token_expires - REFRESH_BEFORE_S:
+        if self.token is None or self.clock.time() >= self.token_expires - self._refresh_before_s:
             response = yield from self.exchange(Call("POST", "/token", group=TOKEN))
             issued = object_of(response)
             if not isinstance(issued.get("token"), str):
                 raise UnexpectedAnswer.of(response, "a token")
             self.token = str(issued["token"])
-            self.token_expires = self.clock.time() + token_life_s(issued.get("expires_in"))
+            life = token_life_s(issued.get("expires_in"))
+            self.token_expires = self.clock.time() + life
+            # A short-lived token is replaced at half its life, not five minutes before a life of three.
+            self._refresh_before_s = min(REFRESH_BEFORE_S, life / 2)
         return {"X-API-KEY": self._api_key, "Authorization": f"Bearer {self.token}"}
 
     def unauthorized(self, call: Call) -> bool:

@@ -32,6 +32,9 @@ PACING_MARGIN_S = 0.25
 the client sent it."""
 DEFAULT_RETRY_S = 1.0
 """A 429 or 503 without `Retry-After` (not the vendors' way) is retried after this."""
+MAX_RETRY_AFTER_S = 3_600.0
+"""The longest wait a server can ask for: the vendors ask for at most 15 minutes; a larger figure is a
+server's mistake, not a reason to stall for days."""
 
 
 @dataclass(frozen=True)
@@ -89,15 +92,19 @@ def object_of(response: httpx.Response) -> dict[str, Any]:
 
 
 def retry_after_s(response: httpx.Response) -> float:
+    """The wait a busy answer asks for (`Retry-After`, or Astrocast's `retryAfter` in the body), at most
+    `MAX_RETRY_AFTER_S`."""
     value = response.headers.get("retry-after", "")
-    if value.isascii() and value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit() and len(value) <= 9:
+        return min(float(value), MAX_RETRY_AFTER_S)
     try:
         body = orjson.loads(response.content)
         seconds = body.get("retryAfter") if isinstance(body, dict) else None
     except orjson.JSONDecodeError:
         seconds = None
-    return float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else DEFAULT_RETRY_S
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and 0 <= seconds < float("inf"):
+        return min(float(seconds), MAX_RETRY_AFTER_S)
+    return DEFAULT_RETRY_S
 
 
 class Pacer:
@@ -330,6 +337,16 @@ class AsyncDriver:
             await self.http.aclose()
 
 
+class RepeatedPage(GaveUp):
+    """A page the same as the one before it: the server does not page (it ignores `offset` or `page`), and
+    reading on would never end."""
+
+    def __init__(self, path: str, position: int) -> None:
+        super().__init__(
+            f"{path}: the page at {position} repeats the one before it; the server does not page"
+        )
+
+
 @contextlib.contextmanager
 def partial_file(path: Path) -> Iterator[BinaryIO]:
     """A file written under a temporary name and renamed once complete."""
@@ -346,6 +363,7 @@ def partial_file(path: Path) -> Iterator[BinaryIO]:
 def offset_pages(call: Call, page_size: int) -> Stream[list[Any]]:
     """Pages of a list endpoint paged by `offset`, to the first short page."""
     offset = int(call.params.get("offset", "0"))
+    previous_ends: tuple[Any, Any] | None = None
     while True:
         params = {**call.params, "offset": str(offset)} if offset else dict(call.params)
         response = yield dataclasses.replace(call, params=params)
@@ -353,6 +371,10 @@ def offset_pages(call: Call, page_size: int) -> Stream[list[Any]]:
         page = objects_of(response)
         count = len(page)
         del response  # a page is large (an AWT archive page, 20 MB): let it go before the next is read
+        ends = (page[0], page[-1]) if page else None
+        if ends is not None and ends == previous_ends:
+            raise RepeatedPage(call.path, offset)
+        previous_ends = ends
         if page:
             yield Emit(page)
         del page

@@ -30,6 +30,7 @@ from fieldstation.client.exchange import (
     Emit,
     Plan,
     Policy,
+    RepeatedPage,
     Step,
     Stream,
     SyncClient,
@@ -162,6 +163,7 @@ class _Plans:
     ) -> Stream[list[DataRecord]]:
         page = first_page
         seen = (first_page - 1) * PER_PAGE
+        previous_ends: tuple[Any, Any] | None = None
         while True:
             params = {"page": str(page), "perPage": str(PER_PAGE)}
             if start_ms is not None:
@@ -169,6 +171,10 @@ class _Plans:
             if end_ms is not None:
                 params["end"] = str(end_ms)
             found = yield from self._page(device_id, params)
+            ends = (found["data"][0], found["data"][-1]) if found["data"] else None
+            if ends is not None and ends == previous_ends:
+                raise RepeatedPage(f"/device/v1/devices/{device_id}/data", page)
+            previous_ends = ends
             if found["data"]:
                 yield Emit(found["data"])
             seen += len(found["data"])
@@ -203,13 +209,19 @@ class _Plans:
     ) -> Plan[str]:
         response = yield from self._control("status", device_id, body, query, path, method)
         location: str = response.headers.get("location", "")
-        return location.rstrip("/").split("/")[-2]  # .../control/{requestId}/fetch
+        parts = location.rstrip("/").split("/")
+        if len(parts) < 2 or parts[-1] != "fetch" or not parts[-2]:
+            raise UnexpectedAnswer.of(response, "a Location of .../control/{requestId}/fetch")
+        return parts[-2]
 
     def _fetch(self, request_id: str) -> Plan[tuple[int, Any]]:
         response = yield Call("GET", f"/device/v1/control/{request_id}/fetch")
-        if response.status_code in (200, 202, 504):
+        if response.status_code not in (200, 202, 504):
+            raise ApiError.of(response)
+        try:
             return response.status_code, orjson.loads(response.content)
-        raise ApiError.of(response)
+        except orjson.JSONDecodeError:
+            raise UnexpectedAnswer.of(response) from None
 
 
 class InstathingsClient(_Plans, SyncClient):

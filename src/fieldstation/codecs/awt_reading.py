@@ -22,7 +22,7 @@ NAME = "awt-reading"
 MAX_EPOCH_S = 2**33
 INT_LIMIT = 2**53
 MAX_TEXT = 1_000
-_HDOP = re.compile(r"(\d{1,6}(?:\.\d{1,6})?)m")
+_HDOP = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,6})?)m")
 
 
 class _Bad(ValueError):
@@ -76,15 +76,19 @@ def _accelerometer(value: Any) -> dict[str, int] | None:
     return {axis: _integer(value[axis], f"accelerometer.{axis}") for axis in ("x", "y", "z")}  # type: ignore[misc]
 
 
-def _hdop_m(value: Any) -> float | int | None:
+def _hdop_m(value: Any) -> tuple[float | int | None, str | None]:
+    """The HDOP in metres, and a warning when the text is one the renderer would not write back as it was
+    ("10.50m", "007m"): the value is then not kept, rather than kept and shown differently."""
     text = _text(value, "hdop")
     if text is None:
-        return None
+        return None, None
     match = _HDOP.fullmatch(text)
-    if match is None:
-        raise _Bad('hdop is not a distance in metres such as "10m"')
-    number = float(match[1])
-    return int(number) if "." not in match[1] else number
+    number: float | int | None = None
+    if match is not None:
+        number = int(match[1]) if "." not in match[1] else float(match[1])
+    if number is None or f"{number}m" != text:
+        return None, f'hdop {text[:20]!r} was not kept: not metres as AWT writes them ("10m")'
+    return number, None
 
 
 FIELDS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
@@ -126,15 +130,16 @@ def _decoded(reading: dict[str, Any]) -> Decoded:
     for field, (name, check) in FIELDS.items():
         values[name] = check(reading.get(field), field)
     values["accelerometer"] = _accelerometer(reading.get("accelerometer"))
-    values["hdop_m"] = _hdop_m(reading.get("hdop"))
+    values["hdop_m"], hdop_warning = _hdop_m(reading.get("hdop"))
     timestamp = _integer(reading.get("timestamp"), "timestamp")
     if timestamp is not None and not 0 <= timestamp < MAX_EPOCH_S:
         raise _Bad("timestamp is out of range")
     warning = _text(reading.get("warning"), "warning")
+    warnings = (*(warning.split("; ") if warning else ()), *((hdop_warning,) if hdop_warning else ()))
     return Decoded(
         device_time_us=None if timestamp is None else timestamp * MICROS,
         latitude=_degrees(reading.get("latitude"), "latitude", 90),
         longitude=_degrees(reading.get("longitude"), "longitude", 180),
         values=values,
-        warnings=() if not warning else tuple(warning.split("; ")),
+        warnings=warnings,
     )

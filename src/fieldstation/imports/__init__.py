@@ -84,11 +84,18 @@ def tally_json(tally: Tally) -> dict[str, Any]:
     return asdict(tally)
 
 
+class Unkeepable(ValueError):
+    """A record that cannot be written back as JSON (nested deeper than orjson writes, 254 levels)."""
+
+
 def kept_json(value: object) -> bytes:
     """JSON bytes to keep for a while (a page's records until they are stored). orjson's result holds about
     6.5 KiB of the process's memory whatever its length (measured: a 50,000-reading AWT page kept as
     `orjson.dumps` results took 316 MiB, as copies nothing beyond the page); a copy of it holds its length."""
-    return bytes(memoryview(orjson.dumps(value)))
+    try:
+        return bytes(memoryview(orjson.dumps(value)))
+    except TypeError as exc:  # orjson reads 1,024 levels of nesting and writes 254
+        raise Unkeepable(f"it cannot be kept as JSON ({exc})") from None
 
 
 class Batch:

@@ -7,6 +7,7 @@ next window starts where this one ended."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from fieldstation.client.astrocast import AsyncAstrocastClient, Message, Window
 from fieldstation.client.astrocast import Device as AstrocastDevice
 from fieldstation.core.clock import MICROS
+from fieldstation.core.errors import DomainError
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, Project
-from fieldstation.imports import Batch, Checkpoint, Tally, VendorImport, Watcher, kept_json
+from fieldstation.imports import Batch, Checkpoint, Tally, Unkeepable, VendorImport, Watcher, kept_json
 from fieldstation.networks import BadBody, astrocast
 
 log = logging.getLogger("fieldstation.imports.astrocast")
@@ -84,10 +86,10 @@ class AstrocastImport(VendorImport[AsyncAstrocastClient]):
         now_us = self.hub.clock.now_us()
         batch = Batch()
         for message in window["messages"]:
-            raw = kept_json(message)
             try:
+                raw = kept_json(message)
                 parsed = astrocast.parse_message(raw)
-            except BadBody as exc:
+            except (BadBody, Unkeepable) as exc:
                 self.tally.refuse(f"message {_guid_of(message)}: {exc}")
                 continue
             device = await self._device(parsed.device_guid, None)
@@ -106,16 +108,21 @@ class AstrocastImport(VendorImport[AsyncAstrocastClient]):
         if device is None:
             name = found.get("name") if found else None
             description = found.get("description") if found else None
-            device = await self.hub.devices.add(
-                self.project,
-                NewDevice(
-                    name=name if isinstance(name, str) and name.strip() else f"Astronode {guid[:8]}",
-                    guid=guid,
-                    asset=description if isinstance(description, str) else None,
-                    device_type="Astronode",
-                    codec=CODEC,
-                ),
-            )
+            plain = NewDevice(name=f"Astronode {guid[:8]}", guid=guid, device_type="Astronode", codec=CODEC)
+            try:
+                device = await self.hub.devices.add(
+                    self.project,
+                    dataclasses.replace(
+                        plain,
+                        name=name if isinstance(name, str) and name.strip() else plain.name,
+                        asset=description if isinstance(description, str) else None,
+                    ),
+                )
+            except DomainError as exc:  # a name or description the hub does not take (a line break, too long)
+                log.warning(
+                    "device %s: %s; added under a name of its GUID, without its description", guid, exc
+                )
+                device = await self.hub.devices.add(self.project, plain)
             self.tally.devices_created += 1
         self._devices[guid] = device
         return device

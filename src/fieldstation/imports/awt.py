@@ -21,6 +21,7 @@ from fieldstation.imports import (
     Batch,
     Checkpoint,
     Tally,
+    Unkeepable,
     VendorImport,
     Watcher,
     kept_json,
@@ -29,9 +30,11 @@ from fieldstation.imports import (
 log = logging.getLogger("fieldstation.imports.awt")
 
 SOURCE = "import:awt"
-LATE_MARGIN_S = 2 * 86_400
-"""A later run reads the archive again from this long before where the previous run ended: a reading
-taken before then may have reached the vendor after it (a collar out of coverage for a day)."""
+RECENT_S = 89 * 86_400
+"""A later run within this of the previous one reads `/data` (arrivals of the last 90 days) from where the
+previous one ended; after longer, the archive again."""
+SKEW_S = 60
+"""`/data` is read from this long before the previous run ended: the two clocks may differ a little."""
 
 
 class AwtImport(VendorImport[AsyncAwtClient]):
@@ -59,6 +62,9 @@ class AwtImport(VendorImport[AsyncAwtClient]):
             await self._device(tag_id, tag)
 
     async def copy_history(self, since_s: int | None) -> None:
+        """A first pass reads the archive (by reading time) from `since_s`; a later one, within the 90 days
+        that `/data` covers, reads what arrived since the previous pass ended (by arrival: a collar that
+        delivers a week late is not missed). A resumed pass keeps its window, so its offsets stay put."""
         state = self.checkpoint.state
         now_s = self.hub.clock.now_us() // MICROS
         requested = since_s or 0
@@ -66,26 +72,29 @@ class AwtImport(VendorImport[AsyncAwtClient]):
             for key in ("pass_end", "synced_until"):  # earlier history asked for: a pass from there
                 state.pop(key, None)
         state["since"] = requested
-        if "pass_end" not in state:  # a new pass; a resumed one keeps its window, so its offsets stay put
+        if "pass_end" not in state:
             synced = state.get("synced_until")
-            start = since_s if synced is None else max(since_s or 0, int(synced) - LATE_MARGIN_S)
-            state.update(pass_start=start, pass_end=now_s, offset=0)
+            if synced is not None and now_s - int(synced) < RECENT_S:
+                state.update(pass_kind="data", pass_start=int(synced) - SKEW_S)
+            else:
+                state.update(pass_kind="archive", pass_start=since_s)
+            state.update(pass_end=now_s, offset=0)
             self._save()
-        start, end = state["pass_start"], int(state["pass_end"])
+        start, end, by_arrival = state["pass_start"], int(state["pass_end"]), state.get("pass_kind") == "data"
         first = archive_start(start)
         self.tally.span = max(1.0, end - first)
-        pages = self.client.archive_pages(start=start, end=end, offset=int(state["offset"]))
-        async for page in pages:
+        read = self.client.data_pages if by_arrival else self.client.archive_pages
+        async for page in read(start=start, end=end, offset=int(state["offset"])):
             await self.store(page, live=False)
             state["offset"] = int(state["offset"]) + len(page)
             self._save()
             last = page[-1].get("timestamp")
             del page  # before the next page is read: a page of 50,000 readings is 100 MiB of objects
-            if isinstance(last, int):
+            if isinstance(last, int) and not by_arrival:
                 self.tally.covered = min(self.tally.span, max(0, last - first))
             self.watch(self.tally)
         state["synced_until"] = end
-        for key in ("pass_start", "pass_end", "offset"):
+        for key in ("pass_kind", "pass_start", "pass_end", "offset"):
             state.pop(key, None)
         self._save()
         self.tally.covered = self.tally.span
@@ -109,10 +118,11 @@ class AwtImport(VendorImport[AsyncAwtClient]):
         now_us = self.hub.clock.now_us()
         batch = Batch()
         for reading in readings:
-            record_id, tag_id = reading.get("recordId"), _tag_id(reading.get("tagId"))
+            record_id, tag = reading.get("recordId"), reading.get("tagId")
             if not isinstance(record_id, str) or not RECORD_ID.fullmatch(record_id):
-                self.tally.refuse(f"reading {record_id!r}: its recordId cannot be kept as an id")
+                self.tally.refuse(f"reading {str(record_id)[:40]!r}: its recordId cannot be kept as an id")
                 continue
+            tag_id = _tag_id(tag) if isinstance(tag, int) else None  # a number, as the seed's Reading has it
             if tag_id is None:
                 self.tally.refuse(f"reading {record_id}: no tag number")
                 continue
@@ -127,7 +137,11 @@ class AwtImport(VendorImport[AsyncAwtClient]):
                     now_us, taken_us or self._last_taken_us or _first_taken_us(readings, now_us)
                 )
                 self._last_taken_us = taken_us or self._last_taken_us
-            payload = kept_json(reading)
+            try:
+                payload = kept_json(reading)
+            except Unkeepable as exc:
+                self.tally.refuse(f"reading {record_id}: {exc}")
+                continue
             uplink = NewUplink(
                 source=SOURCE,
                 payload=payload,
@@ -149,7 +163,11 @@ class AwtImport(VendorImport[AsyncAwtClient]):
         eui = None if tag is None else _eui(tag.get("imei"))
         if device is None and eui is not None:
             device = await self.hub.devices.by_eui(self.project, eui)
-            if device is not None and device.tag_id is None:
+            if device is not None and device.tag_id not in (None, tag_id):
+                held_by = device.tag_id
+                log.warning("tag %s: its IMEI %s is tag %s's here; added by number", tag_id, eui, held_by)
+                device, eui = None, None
+            elif device is not None and device.tag_id is None:
                 device = await self.hub.devices.update(device, tag_id=tag_id)
         if device is None:
             try:

@@ -8,16 +8,24 @@ A virtual device is copied with its production off: the source keeps producing, 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import Any
-
-import orjson
 
 from fieldstation.client.instathings import AsyncInstathingsClient, DataRecord
 from fieldstation.core.errors import DomainError
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, NewUplink, Project
-from fieldstation.imports import RECORD_ID, Batch, Checkpoint, Tally, VendorImport, Watcher, kept_json
+from fieldstation.imports import (
+    RECORD_ID,
+    Batch,
+    Checkpoint,
+    Tally,
+    Unkeepable,
+    VendorImport,
+    Watcher,
+    kept_json,
+)
 
 log = logging.getLogger("fieldstation.imports.instathings")
 
@@ -25,6 +33,7 @@ SOURCE = "import:instathings"
 CODEC = "json"
 MAX_NAME = 64
 MAX_MS = 2**33 * 1000
+MAX_PARAMETERS_BYTES = 4096
 
 
 class InstathingsImport(VendorImport[AsyncInstathingsClient]):
@@ -40,6 +49,8 @@ class InstathingsImport(VendorImport[AsyncInstathingsClient]):
         self.mapping: dict[str, str] = self.checkpoint.state.setdefault("devices", {})
         """The source's device id -> our device's guid."""
         self._devices: dict[str, Device] = {}
+        self._source = str(self.checkpoint.state.get("source", ""))
+        """The source's URL: with a device's id there, the GUID its copy here gets (the same every run)."""
 
     async def run(self, since_ms: int | None, follow: bool) -> Tally:
         found = await self.client.devices()
@@ -51,7 +62,12 @@ class InstathingsImport(VendorImport[AsyncInstathingsClient]):
             self.tally.covered = float(done + 1)
             self.watch(self.tally)
         if follow:
-            await self.follow(str(found[0]["projectId"]) if found else self.project.name)
+            project = next((d["projectId"] for d in found if isinstance(d.get("projectId"), str)), None)
+            if project is None:
+                raise DomainError(
+                    "the source lists no device with a projectId: its WebSocket needs the project to follow"
+                )
+            await self.follow(project)
         return self.tally
 
     async def copy_devices(self, found: Sequence[dict[str, Any]]) -> None:
@@ -70,8 +86,14 @@ class InstathingsImport(VendorImport[AsyncInstathingsClient]):
     async def copy_data(self, source_id: str, since_ms: int | None) -> None:
         """The device's records up to when this pass began, newest first, page by page; a stopped pass
         resumes at its page (the pages do not move: newer records are past the pass's end)."""
-        passes: dict[str, Any] = self.checkpoint.state.setdefault("passes", {})
-        synced: dict[str, int] = self.checkpoint.state.setdefault("synced_until_ms", {})
+        state = self.checkpoint.state
+        requested = since_ms or 0
+        if requested < state.get("since_ms", requested):  # earlier history asked for: passes from there
+            state.pop("passes", None)
+            state.pop("synced_until_ms", None)
+        state["since_ms"] = requested
+        passes: dict[str, Any] = state.setdefault("passes", {})
+        synced: dict[str, int] = state.setdefault("synced_until_ms", {})
         current = passes.get(source_id)
         if current is None:
             start = since_ms if source_id not in synced else max(since_ms or 0, synced[source_id] - 1)
@@ -121,11 +143,16 @@ class InstathingsImport(VendorImport[AsyncInstathingsClient]):
                 self.tally.refuse(f"record {record_id}: no time or no data object")
                 continue
             taken_us = ts * 1000
+            try:
+                payload, raw = kept_json(data), kept_json(record)
+            except Unkeepable as exc:
+                self.tally.refuse(f"record {record_id}: {exc}")
+                continue
             uplink = NewUplink(
                 source=SOURCE,
-                payload=kept_json(data),
+                payload=payload,
                 received_us=taken_us,
-                raw=kept_json(record),
+                raw=raw,
                 meta={
                     "principal": _text(record.get("principal")),
                     "client_id": _text(record.get("clientId")),
@@ -145,11 +172,14 @@ class InstathingsImport(VendorImport[AsyncInstathingsClient]):
         return device
 
     async def _device(self, source_id: str, found: dict[str, Any]) -> Device:
-        if source_id in self.mapping:
-            known = await self.hub.devices.by_guid(self.project, self.mapping[source_id])
-            if known is not None:
-                self._devices[source_id] = known
-                return known
+        guid = self.mapping.get(source_id) or str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"{self._source}#{source_id}")
+        )
+        known = await self.hub.devices.by_guid(self.project, guid)
+        if known is not None:  # imported before (an import stopped before its checkpoint found it too)
+            self.mapping[source_id] = known.guid
+            self._devices[source_id] = known
+            return known
         parent = found.get("parentDevice")
         parent_device = self._devices.get(parent) if isinstance(parent, str) else None
         name = found.get("name")
@@ -174,15 +204,22 @@ class InstathingsImport(VendorImport[AsyncInstathingsClient]):
                 if isinstance(protocols, list)
                 else (),
                 parent_id=None if parent_device is None else parent_device.id,
-                parameters=parameters
-                if isinstance(parameters, dict) and len(orjson.dumps(parameters)) <= 4096
-                else {},
+                parameters=parameters if isinstance(parameters, dict) and _small(parameters) else {},
+                guid=guid,
             ),
         )
         self.tally.devices_created += 1
         self.mapping[source_id] = device.guid
+        self.checkpoint.save()
         self._devices[source_id] = device
         return device
+
+
+def _small(parameters: dict[str, Any]) -> bool:
+    try:
+        return len(kept_json(parameters)) <= MAX_PARAMETERS_BYTES
+    except Unkeepable:
+        return False
 
 
 def _text(value: object) -> str | None:

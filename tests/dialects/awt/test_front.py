@@ -9,14 +9,14 @@ from typing import Any
 from fieldstation.dialects.awt.front import DataFront
 from tests.conftest import Harness
 
+Headers = list[tuple[str, str]]
 
-async def asgi_get(
-    app: Any, path: str, query: str, headers: dict[str, str]
-) -> tuple[int, dict[str, str], bytes]:
+
+async def asgi_get(app: Any, path: str, query: str, headers: Headers) -> tuple[int, Headers, bytes]:
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
         "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query.encode(),
-        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
         "client": ("127.0.0.1", 40000), "server": ("testserver", 80), "state": {},
     }  # fmt: skip
     started: dict[str, Any] = {}
@@ -32,7 +32,7 @@ async def asgi_get(
             body.append(message.get("body", b""))
 
     await app(scope, receive, send)
-    headers_out = {k.decode(): v.decode() for k, v in started["headers"]}
+    headers_out = [(k.decode(), v.decode()) for k, v in started["headers"]]  # in order
     return started["status"], headers_out, b"".join(body)
 
 
@@ -64,6 +64,8 @@ CASES = [
     ("/awt/v2/data", "", "no token"),
     ("/awt/v2/data", "", "bad token"),
     ("/awt/v2/data/1337", "", "basic"),
+    ("/awt/v2/data", "", "empty, then a token"),
+    ("/awt/v2/data", "", "two keys"),
 ]
 
 
@@ -73,12 +75,15 @@ def test_the_front_answers_as_the_routes_do(harness: Harness) -> None:
     harness.fix(device, 1_790_000_050)
     harness.fix(device, 1_790_000_060)
     good = harness.awt(created)
+    key, bearer = ("X-API-KEY", good["X-API-KEY"]), ("Authorization", good["Authorization"])
     callers = {
-        "good": good,
-        "no key": {"Authorization": good["Authorization"]},
-        "no token": {"X-API-KEY": good["X-API-KEY"]},
-        "bad token": {"X-API-KEY": good["X-API-KEY"], "Authorization": "Bearer e30.e30.e30"},
-        "basic": {"X-API-KEY": good["X-API-KEY"], "Authorization": "Basic dTpw"},
+        "good": [key, bearer],
+        "no key": [bearer],
+        "no token": [key],
+        "bad token": [key, ("Authorization", "Bearer e30.e30.e30")],
+        "basic": [key, ("Authorization", "Basic dTpw")],
+        "empty, then a token": [key, ("Authorization", ""), bearer],  # the first of a repeat counts
+        "two keys": [("X-API-KEY", "nope"), key, bearer],
     }
     front, routes = layers(harness)
     statuses = set()
@@ -92,13 +97,12 @@ def test_the_front_answers_as_the_routes_do(harness: Harness) -> None:
 
 def test_the_front_keeps_the_limits_as_the_routes_do(limited: Harness) -> None:
     created = limited.project()
-    headers = limited.awt(created)
+    headers = list(limited.awt(created).items())
     front, routes = layers(limited)
     assert limited.run(lambda: asgi_get(front, "/awt/v2/data", "", headers))[0] == 200
     refused_front = limited.run(lambda: asgi_get(front, "/awt/v2/data", "", headers))
     refused_routes = limited.run(lambda: asgi_get(routes, "/awt/v2/data", "", headers))
-    assert refused_front[0] == 429 and refused_front[2] == refused_routes[2]
-    assert refused_front[1]["retry-after"] == refused_routes[1]["retry-after"]
+    assert refused_front[0] == 429 and refused_front == refused_routes
 
 
 def test_other_paths_and_methods_go_on_to_the_app(harness: Harness) -> None:

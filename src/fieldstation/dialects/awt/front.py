@@ -51,22 +51,22 @@ class DataFront:
 
     async def _page(self, scope: Scope, receive: Receive, send: Send, tag: str | None) -> None:
         scope["fieldstation.route"] = "data_all" if tag is None else "data_tag"  # the metrics' route label
-        hub = self._hub_ref()
         api_key: str | None = None
-        authorization = ""
-        for name, value in scope["headers"]:
-            if name == b"x-api-key" and api_key is None:  # the first of repeated headers, as Starlette's
+        authorization: str | None = None
+        for name, value in scope["headers"]:  # the first of repeated headers, as Starlette's reading
+            if name == b"x-api-key" and api_key is None:
                 api_key = value.decode("latin-1")
-            elif name == b"authorization" and not authorization:
+            elif name == b"authorization" and authorization is None:
                 authorization = value.decode("latin-1")
         query = QueryParams(scope["query_string"])  # the framework's own reading: the last of a repeat
         try:
-            credential = await calls.bearer_credential(hub, api_key, authorization)
+            hub = self._hub_ref()
+            credential = await calls.bearer_credential(hub, api_key, authorization or "")
             window = calls.window_params(query.get("start"), query.get("end"), query.get("offset"))
             body = await calls.recent_page(hub, credential, window, tag)
         except Exception as exc:
             await errors.response_for(exc)(scope, receive, send)
             return
-        headers = [(b"content-type", JSON.encode()), (b"content-length", b"%d" % len(body))]
+        headers = [(b"content-length", b"%d" % len(body)), (b"content-type", JSON.encode())]  # as Starlette
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
