@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from fieldstation.core.clock import MICROS, FakeClock
+from fieldstation.core.models import Device, NewDevice, NewUplink
+from fieldstation.core.projects import CreatedProject
 from tests.conftest import Harness
 
 
@@ -65,3 +67,16 @@ def watch(harness: Harness) -> Exchanges:
 def exchanges(limited: Harness) -> Exchanges:
     """The limited harness's HTTP client (the seed's rate limits), watched."""
     return watch(limited)
+
+
+def meter(harness: Harness, created: CreatedProject, count: int) -> Device:
+    """A device of JSON payloads with `count` readings, `{"value": n}`, all received now."""
+    device = harness.run(
+        lambda: harness.hub.devices.add(created.project, NewDevice(name="meter", codec="json"))
+    )
+    uplinks = [
+        NewUplink(source="test", payload=b'{"value": %d}' % n, received_us=harness.clock.now_us(), f_cnt=n)
+        for n in range(count)
+    ]
+    harness.run(lambda: harness.hub.ingestor.ingest(device, uplinks))
+    return device

@@ -14,9 +14,9 @@ import pytest
 from fieldstation.client import ApiError, AsyncInstathingsClient, InstathingsClient, StatusPending
 from fieldstation.client.instathings import Event
 from fieldstation.core.clock import FakeClock
-from fieldstation.core.models import CredentialKind, NewDevice, NewUplink
+from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
-from tests.client.conftest import HubClock, watch
+from tests.client.conftest import HubClock, meter, watch
 from tests.conftest import Harness, LiveServer, ttn_uplink
 from tests.gateway.proxy import SilentLink
 
@@ -42,14 +42,7 @@ def test_devices_and_their_data_to_the_end(harness: Harness) -> None:
     things.update_device(made["id"], {"name": "river"})
     assert things.device(made["id"])["name"] == "river"
     assert [d["id"] for d in things.devices()] == [made["id"]]
-    device = harness.run(
-        lambda: harness.hub.devices.add(created.project, NewDevice(name="meter", codec="json"))
-    )
-    uplinks = [
-        NewUplink(source="test", payload=b'{"value": %d}' % n, received_us=harness.clock.now_us(), f_cnt=n)
-        for n in range(250)
-    ]
-    harness.run(lambda: harness.hub.ingestor.ingest(device, uplinks))
+    device = meter(harness, created, 250)
     pages = list(things.data_pages(device.short_id))
     assert [len(p) for p in pages] == [100, 100, 50]
     assert sorted(r["data"]["value"] for p in pages for r in p) == list(range(250))

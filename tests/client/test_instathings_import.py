@@ -15,11 +15,11 @@ import pytest
 from fieldstation.assembly import close_hub, open_hub
 from fieldstation.client import AsyncInstathingsClient, InstathingsClient
 from fieldstation.config import Settings
-from fieldstation.core.models import CredentialKind, NewDevice, NewUplink
+from fieldstation.core.models import CredentialKind
 from fieldstation.imports import Checkpoint, Tally, ignore
 from fieldstation.imports.instathings import InstathingsImport
 from tests.cli.test_cli import fieldstation
-from tests.client.conftest import Exchanges
+from tests.client.conftest import Exchanges, meter
 from tests.conftest import Harness, LiveServer, start_server, ttn_uplink
 
 
@@ -132,14 +132,7 @@ class Stop(Exception):
 
 def test_an_import_stopped_half_way_resumes_at_its_page(harness: Harness, tmp_path: Path) -> None:
     source = harness.project("source")
-    device = harness.run(
-        lambda: harness.hub.devices.add(source.project, NewDevice(name="meter", codec="json"))
-    )
-    uplinks = [
-        NewUplink(source="test", payload=b'{"value": %d}' % n, received_us=harness.clock.now_us(), f_cnt=n)
-        for n in range(250)
-    ]
-    harness.run(lambda: harness.hub.ingestor.ingest(device, uplinks))
+    device = meter(harness, source, 250)
     issued = source.credentials[CredentialKind.INSTATHINGS]
     assert issued.credential.username is not None
     things = InstathingsClient(
