@@ -19,7 +19,7 @@ from fieldstation.gateway.config import AgentConfig
 from fieldstation.gateway.link import AgentLink
 from fieldstation.gateway.onpremise.api import OnPremiseApi
 from fieldstation.gateway.onpremise.server import serve as serve_on_premise
-from fieldstation.gateway.outbox import AgentStore, OutRecord, PairedDevice
+from fieldstation.gateway.outbox import AgentStore, Delivery, OutRecord, PairedDevice
 from fieldstation.link import topics
 from fieldstation.link.protocols import SLUGS
 
@@ -66,7 +66,7 @@ class Agent:
         self.link = (
             AgentLink(config, self.store, self._on_message, self.versions) if config.cloud_enabled else None
         )
-        self._arriving: list[tuple[str, Any, asyncio.Future[OutRecord]]] = []
+        self._arriving: list[tuple[str, Any, Delivery | None, asyncio.Future[OutRecord | None]]] = []
         self.on_premise = OnPremiseApi(self) if config.on_premise_enabled else None
 
     def versions(self) -> dict[str, str]:
@@ -117,11 +117,11 @@ class Agent:
         self.adapters.clear()
         logging.getLogger("fieldstation.gateway").removeHandler(self.logs)
 
-    async def record(self, device_id: str, payload: Any) -> None:
+    async def record(self, device_id: str, payload: Any, delivery: Delivery | None = None) -> None:
         """A device's data: on disk in the outbox (committed) before this returns. The records that arrive
         in one turn of the event loop share one transaction (one disk sync, not one per record)."""
-        waiter: asyncio.Future[OutRecord] = asyncio.get_running_loop().create_future()
-        self._arriving.append((device_id, payload, waiter))
+        waiter: asyncio.Future[OutRecord | None] = asyncio.get_running_loop().create_future()
+        self._arriving.append((device_id, payload, delivery, waiter))
         if len(self._arriving) == 1:
             asyncio.get_running_loop().call_soon(self._keep_arrivals)
         await waiter
@@ -130,9 +130,10 @@ class Agent:
         arrived, self._arriving = self._arriving, []
         try:
             kept = self.store.add(
-                [(device, payload, None) for device, payload, _ in arrived],
+                [(device, payload, None) for device, payload, _, _ in arrived],
                 outbox=self.config.cloud_enabled,
                 local=self.config.on_premise_enabled,
+                deliveries=[delivery for _, _, delivery, _ in arrived],
             )
         except Exception as exc:  # OutboxFull, or the disk: every record of the turn is refused, loudly
             log.error("%d records could not be kept: %s", len(arrived), exc)
@@ -140,10 +141,10 @@ class Agent:
                 if not waiter.done():
                     waiter.set_exception(exc)
             return
-        for (_, payload, waiter), record in zip(arrived, kept, strict=True):
+        for (_, payload, _, waiter), record in zip(arrived, kept, strict=True):
             if not waiter.done():
                 waiter.set_result(record)
-            if self.on_premise is not None:
+            if self.on_premise is not None and record is not None:  # None: kept already, sent again
                 self.on_premise.emit_data(record.device, payload, record.ts)
         if self.link is not None:
             self.link.wake()

@@ -4,10 +4,11 @@ before `add` returns, so that a source is acknowledged only for what survives a 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ CREATE TABLE IF NOT EXISTS local_records (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ix_local_records_device ON local_records (device, ts, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    key TEXT PRIMARY KEY,
+    digest TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS protocols (
     id TEXT PRIMARY KEY,
     installed_ms INTEGER NOT NULL
@@ -47,6 +52,15 @@ CREATE TABLE IF NOT EXISTS protocols (
 
 class OutboxFull(Exception):
     """The outbox holds its configured maximum: new records are refused, never an old one dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where a record came from, as its source numbers it: a source that sends a message again (a broker
+    whose acknowledgement was lost in a crash) sends it under the same key, saying so (`again`)."""
+
+    key: str
+    again: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +105,26 @@ class AgentStore:
         return int(self._pending)
 
     def add(
-        self, records: Iterable[tuple[str, Any, int | None]], *, outbox: bool = True, local: bool = False
-    ) -> list[OutRecord]:
+        self,
+        records: Iterable[tuple[str, Any, int | None]],
+        *,
+        outbox: bool = True,
+        local: bool = False,
+        deliveries: Sequence[Delivery | None] | None = None,
+    ) -> list[OutRecord | None]:
         """Keep (device id, JSON payload, epoch ms or None for now) records: in the outbox for the hub, and in
         the local store for the on-premise API when `local`, in one transaction, committed on return. Records
-        not in the outbox come back with `seq` 0."""
+        not in the outbox come back with `seq` 0.
+
+        With `deliveries` (one per record, or None), a record that its source sends again (`again`, under
+        the key and with the device and payload of one already kept) is not kept twice: it comes back as
+        None. The agent may have crashed after keeping it and before the source heard so."""
         now = int(time.time() * 1000)
         rows = [
             (ordered_guid(), device, now if ts is None else ts, orjson.dumps(payload).decode())
             for device, payload, ts in records
         ]
+        sources = list(deliveries) if deliveries is not None else [None] * len(rows)
         if outbox and self._pending + len(rows) > self.max_records:
             raise OutboxFull(
                 f"the outbox holds {self._pending} records, its maximum is {self.max_records}: new records "
@@ -108,22 +132,43 @@ class AgentStore:
             )
         first = 0
         with self._transaction():
+            kept = [self._first_delivery(row, source) for row, source in zip(rows, sources, strict=True)]
+            new_rows = [row for row, keep in zip(rows, kept, strict=True) if keep]
             if local:
                 self._db.executemany(
                     "INSERT INTO local_records (id, device, ts, payload) VALUES (?, ?, ?, ?)",
-                    [(object_id(ts), device, ts, payload) for _, device, ts, payload in rows],
+                    [(object_id(ts), device, ts, payload) for _, device, ts, payload in new_rows],
                 )
             if outbox:
                 first = self._db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
-                self._db.executemany("INSERT INTO outbox (id, device, ts, payload) VALUES (?, ?, ?, ?)", rows)
+                self._db.executemany(
+                    "INSERT INTO outbox (id, device, ts, payload) VALUES (?, ?, ?, ?)", new_rows
+                )
         if not outbox:
-            return [OutRecord(0, *row) for row in rows]
-        self._pending += len(rows)
-        cursor = self._db.execute(
-            "SELECT seq, id, device, ts, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-            (first, len(rows)),
+            stored = iter([OutRecord(0, *row) for row in new_rows])
+        else:
+            self._pending += len(new_rows)
+            cursor = self._db.execute(
+                "SELECT seq, id, device, ts, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (first, len(new_rows)),
+            )
+            stored = iter([OutRecord(*row) for row in cursor])
+        return [next(stored) if keep else None for keep in kept]
+
+    def _first_delivery(self, row: tuple[str, str, int, str], source: Delivery | None) -> bool:
+        """Whether the row is new (else its source sent it again); notes its delivery either way."""
+        if source is None:
+            return True
+        digest = hashlib.sha256(f"{row[1]}\n{row[3]}".encode()).hexdigest()[:32]
+        if source.again:
+            seen = self._db.execute("SELECT digest FROM deliveries WHERE key = ?", (source.key,)).fetchone()
+            if seen is not None and seen[0] == digest:
+                return False
+        self._db.execute(
+            "INSERT INTO deliveries (key, digest) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET digest = ?",
+            (source.key, digest, digest),
         )
-        return [OutRecord(*row) for row in cursor]
+        return True
 
     def after(self, seq: int, limit: int) -> list[OutRecord]:
         cursor = self._db.execute(

@@ -430,25 +430,35 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries, Oper
             if rows:
                 yield rows
             return
+        if one_chunk:
+            async with streaming_connection(self.engine) as conn:
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                rows = await (driver.execute_fetchall(sql, args) if sqlite else driver.fetch(sql, *args))
+            if rows:
+                yield [row[0] for row in rows]
+            return
+        async for chunk in self._driver_chunks(sql, args):
+            yield [row[0] for row in chunk]
+
+    async def _driver_chunks(self, sql: str, args: list[Any]) -> AsyncIterator[Sequence[Any]]:
+        """The rows of a long read, a chunk at a time, through the driver's own cursor: SQLAlchemy's result
+        layer costs more than the database itself on long reads (an export's fixes: 41 µs a row through
+        `conn.stream`, against 3.4 µs of SQLite's own time)."""
         async with streaming_connection(self.engine) as conn:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
-            if one_chunk:
-                rows = await (driver.execute_fetchall(sql, args) if sqlite else driver.fetch(sql, *args))
-                if rows:
-                    yield [row[0] for row in rows]
-                return
-            if not sqlite:
+            if self.engine.dialect.name != "sqlite":
                 # asyncpg's cursors live in a transaction; a read-only one, ended when the stream ends.
                 async with driver.transaction(readonly=True):
                     cursor = await driver.cursor(sql, *args)
                     while rows := await cursor.fetch(STREAM_CHUNK_ROWS):
-                        yield [row[0] for row in rows]
+                        yield rows
                 return
             cursor = await driver.execute(sql, args)
             try:
                 while rows := await cursor.fetchmany(STREAM_CHUNK_ROWS):
-                    yield [row[0] for row in rows]
+                    yield rows
             finally:
                 await cursor.close()
 
@@ -463,17 +473,17 @@ class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries, Oper
         ]
 
     async def stream_fixes(self, device_id: int, since_us: int, until_us: int) -> AsyncIterator[list[Fix]]:
-        """From the (device, time, id) index, in chunks, without holding the track in memory."""
-        r = t.readings
-        stmt = (
-            select(r.c.time_us, r.c.latitude, r.c.longitude, r.c.values_json)
-            .where(r.c.device_id == device_id, *self._fixes_where(since_us, until_us))
-            .order_by(r.c.time_us, r.c.id)
+        """From the (device, time, id) index, in chunks, without holding the track in memory. A fix as
+        `_fixes_where` says (its count's conditions), written for the driver."""
+        mark = "?" if self.engine.dialect.name == "sqlite" else "${}"
+        first, second, third = (mark.format(n) for n in (1, 2, 3))
+        sql = (
+            "SELECT time_us, latitude, longitude, values_json FROM readings "
+            f"WHERE device_id = {first} AND time_us >= {second} AND time_us <= {third} "
+            "AND latitude IS NOT NULL AND longitude IS NOT NULL AND error IS NULL ORDER BY time_us, id"
         )
-        async with streaming_connection(self.engine) as conn:
-            result = await conn.stream(stmt)
-            async for rows in result.partitions(STREAM_CHUNK_ROWS):
-                yield [Fix(row[0], row[1], row[2], orjson.loads(row[3])) for row in rows]
+        async for rows in self._driver_chunks(sql, [device_id, since_us, until_us]):
+            yield [Fix(row[0], row[1], row[2], orjson.loads(row[3])) for row in rows]
 
     async def count_fixes(self, device_ids: Sequence[int], since_us: int, until_us: int) -> int:
         r = t.readings

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
 
-from fieldstation.gateway.outbox import PairedDevice
+from fieldstation.gateway.outbox import Delivery, PairedDevice
 
-Emit = Callable[[str, Any], Awaitable[None]]
-"""Keep a record of (device id, the device's JSON); returns once it is safe on disk."""
+
+class Emit(Protocol):
+    """Keep a record of (device id, the device's JSON); returns once it is safe on disk. With `delivery`, a
+    message its source sends again is kept once."""
+
+    def __call__(self, device_id: str, payload: Any, delivery: Delivery | None = None) -> Awaitable[None]: ...
 
 
 class AdapterError(Exception):

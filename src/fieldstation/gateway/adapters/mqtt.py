@@ -20,7 +20,7 @@ import aiomqtt
 import orjson
 
 from fieldstation.gateway.adapters.base import Adapter, AdapterError
-from fieldstation.gateway.outbox import OutboxFull, PairedDevice
+from fieldstation.gateway.outbox import Delivery, OutboxFull, PairedDevice
 from fieldstation.link.protocols import MQTT
 from fieldstation.link.topics import NO_DELAY
 
@@ -38,6 +38,23 @@ def _broker(parameters: Mapping[str, Any]) -> tuple[str, int]:
     if url.scheme != "mqtt" or not url.hostname:
         raise AdapterError("parameters.broker must be mqtt://host:port")
     return url.hostname, url.port or 1883
+
+
+class _Message(aiomqtt.Message):
+    again = False
+    """MQTT's DUP flag: the broker sends this message again (its acknowledgement did not arrive)."""
+
+
+class _Client(aiomqtt.Client):
+    """aiomqtt's client, keeping what its messages leave out: whether the broker sends one again."""
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        kept = _Message._from_paho_message(message)
+        kept.again = bool(message.dup)
+        try:
+            self._queue.put_nowait(kept)
+        except asyncio.QueueFull:  # not with the default unbounded queue; as aiomqtt's own
+            self._logger.warning("Message queue is full. Discarding message.")
 
 
 class _Bridge:
@@ -58,7 +75,7 @@ class _Bridge:
     async def _run(self) -> None:
         while True:
             try:
-                client = aiomqtt.Client(
+                client = _Client(
                     self.host,
                     self.port,
                     identifier=f"{self.adapter.agent_id}-bridge",
@@ -74,7 +91,11 @@ class _Bridge:
                     self.client = client
                     self.ready.set()
                     async for message in client.messages:
-                        await self._on(str(message.topic), bytes(message.payload))
+                        # The same message sent again after a crash comes under the same id, saying so:
+                        # its record is kept once (`AgentStore.add`).
+                        again = isinstance(message, _Message) and message.again
+                        delivery = Delivery(f"mqtt:{self.host}:{self.port}:{message.mid}", again)
+                        await self._on(str(message.topic), bytes(message.payload), delivery)
                         if message.qos > 0:
                             client._client.ack(message.mid, message.qos)
             except aiomqtt.MqttError as exc:
@@ -84,7 +105,7 @@ class _Bridge:
                 self.ready.clear()
             await asyncio.sleep(RECONNECT_S)
 
-    async def _on(self, topic: str, payload: bytes) -> None:
+    async def _on(self, topic: str, payload: bytes, delivery: Delivery | None = None) -> None:
         rest = topic[len(self.base) + 1 :]
         try:
             body = orjson.loads(payload) if payload else None
@@ -105,7 +126,7 @@ class _Bridge:
                 if not waiter.done():
                     waiter.set_result(body)
             try:
-                await self.adapter.emit(self.devices[rest], body)
+                await self.adapter.emit(self.devices[rest], body, delivery)
             except OutboxFull as exc:
                 self.adapter.log.error("device %s: a reading was refused: %s", self.devices[rest], exc)
 
@@ -135,8 +156,8 @@ class MqttAdapter(Adapter):
         super().__init__(*args, **kwargs)
         self._bridges: dict[tuple[str, int, str], _Bridge] = {}
 
-    async def emit(self, device_id: str, body: Any) -> None:
-        await self._emit(device_id, body)
+    async def emit(self, device_id: str, body: Any, delivery: Delivery | None = None) -> None:
+        await self._emit(device_id, body, delivery)
 
     @staticmethod
     async def check(parameters: Mapping[str, Any]) -> str:
