@@ -141,3 +141,23 @@ async def _next_data(events: AsyncIterator[Event]) -> Event:
         if event["action"] == "data":
             return event
     raise AssertionError("the events ended")
+
+
+def test_events_of_a_project_not_ours_are_refused_with_the_status(live_server: LiveServer) -> None:
+    things = live_server.demo_credentials()["instathings"]
+    hurried = HubClock(FakeClock(0))  # its waits between attempts take no time
+
+    async def listen() -> None:
+        async with AsyncInstathingsClient(
+            things["client_id"],
+            things["client_secret"],
+            base_url=f"{live_server.base}/instathings",
+            clock=hurried,
+        ) as client:
+            async for _ in client.events("not-this-project"):
+                pass
+
+    with pytest.raises(ApiError) as refused:
+        asyncio.run(asyncio.wait_for(listen(), 30))
+    assert refused.value.status == 403
+    assert len(hurried.waits) == 2  # a fresh token tried once more, then the refusal is believed

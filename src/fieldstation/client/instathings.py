@@ -433,8 +433,11 @@ class AsyncInstathingsClient(_Plans, AsyncClient):
                         if isinstance(event, dict) and isinstance(event.get("action"), str):
                             yield Event(action=event["action"], payload=event.get("payload"))
             except InvalidStatus as refused:
-                if refused.response.status_code != 403 or attempt > 1:
-                    raise
+                answer = refused.response
+                if answer.status_code != 403 or attempt > 1:
+                    body = (answer.body or b"").decode("utf-8", "replace")[:200]
+                    headers = httpx.Headers(list(answer.headers.raw_items()))
+                    raise ApiError("GET", self.ws_url, answer.status_code, body, headers) from refused
                 self.policy.token = None  # refused: perhaps a token revoked or expired early
             except (TimeoutError, ConnectionClosed, OSError) as lost:
                 log.info("Instathings events: connection lost (%s); reconnecting", lost)
