@@ -15,6 +15,9 @@ from fieldstation.core.ids import short_id
 from fieldstation.core.models import Device, Event, LogLine, Operation, Project
 from fieldstation.core.ports import OperationStore
 
+_values = random.Random()
+"""Virtual readings' values: a generator of their own, not the interpreter's shared one."""
+
 OPERATION_TTL_S = 86_400
 """An operation's record is kept a day (its Instathings `ttl`)."""
 TIMEOUT_S = 60
@@ -116,7 +119,7 @@ class Operations:
 def virtual_status(device: Device) -> dict[str, Any]:
     """What a virtual device reports about itself."""
     return {
-        "value": random.randint(0, 100),
+        "value": _values.randint(0, 100),
         "isVirtualData": True,
         "demoActive": device.demo_active,
         "frequency": device.frequency_s,

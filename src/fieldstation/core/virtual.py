@@ -15,6 +15,9 @@ from fieldstation.core.ingest import Ingestor
 from fieldstation.core.models import Device, NewUplink
 from fieldstation.core.ports import DeviceStore
 
+_values = random.Random()
+"""Virtual readings' values: a generator of their own, not the interpreter's shared one."""
+
 log = logging.getLogger("fieldstation.virtual")
 NOT_APPLICABLE = "N/A"
 """`clientId` (and `principal`) of data the cloud generated itself."""
@@ -47,7 +50,7 @@ class VirtualDevices:
         due = now if expected is None else expected
         if not await self._store.claim_virtual_tick(device.id, expected, max(due + period, now + 1)):
             return 0  # another worker produced this one
-        reading = {"value": random.randint(0, 100), "isVirtualData": True}
+        reading = {"value": _values.randint(0, 100), "isVirtualData": True}
         payload = json.dumps(reading, separators=(",", ":")).encode()
         uplink = NewUplink(
             source="virtual",

@@ -12,6 +12,9 @@ from fieldstation.gateway.adapters.base import Adapter, AdapterError
 from fieldstation.gateway.outbox import OutboxFull, PairedDevice
 from fieldstation.link.protocols import VIRTUAL
 
+_values = random.Random()
+"""Virtual readings' values: a generator of their own, not the interpreter's shared one."""
+
 DEFAULT_FREQUENCY_S = 60.0
 
 
@@ -45,7 +48,7 @@ class VirtualAdapter(Adapter):
         self.log.info("virtual device %s told %s", device.id, request.get("body") or request.get("query"))
 
     async def status(self, device: PairedDevice, request: Mapping[str, Any]) -> Any:
-        return {"value": random.randint(0, 100), "isVirtualData": True}
+        return {"value": _values.randint(0, 100), "isVirtualData": True}
 
     async def close(self) -> None:
         for device_id in list(self._tasks):
@@ -54,7 +57,7 @@ class VirtualAdapter(Adapter):
     async def _produce(self, device_id: str, label: str, frequency_s: float) -> None:
         while True:
             try:
-                await self._emit(device_id, {label: random.randint(0, 100)})
+                await self._emit(device_id, {label: _values.randint(0, 100)})
             except OutboxFull as exc:
                 self.log.error("virtual device %s: a reading was refused: %s", device_id, exc)
             await asyncio.sleep(frequency_s)
