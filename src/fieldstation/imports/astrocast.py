@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from fieldstation.client.astrocast import AsyncAstrocastClient, Message, Window
 from fieldstation.client.astrocast import Device as AstrocastDevice
 from fieldstation.core.clock import MICROS
-from fieldstation.core.errors import DomainError
+from fieldstation.core.devices import normalize_guid
+from fieldstation.core.errors import DomainError, InvalidInput
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, Project
 from fieldstation.imports import Batch, Checkpoint, Tally, Unkeepable, VendorImport, Watcher, kept_json
@@ -137,8 +137,8 @@ def _guid(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
-        return str(uuid.UUID(value))
-    except ValueError:
+        return normalize_guid(value)
+    except InvalidInput:
         return None
 
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from fieldstation.client.awt import AsyncAwtClient, Reading, Tag
 from fieldstation.codecs import awt_reading
 from fieldstation.core.clock import MICROS
-from fieldstation.core.errors import DomainError
+from fieldstation.core.devices import normalize_eui
+from fieldstation.core.errors import DomainError, InvalidInput
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewDevice, NewUplink, Project
 from fieldstation.imports import (
@@ -204,9 +205,12 @@ def _tag_id(value: object) -> int | None:
 
 
 def _eui(value: object) -> str | None:
-    if isinstance(value, str) and len(value) == 16 and all(c in "0123456789abcdefABCDEF" for c in value):
-        return value.upper()
-    return None
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return normalize_eui(value)
+    except InvalidInput:
+        return None
 
 
 def _new_device(tag_id: int, eui: str | None, tag: Tag | None) -> NewDevice:
