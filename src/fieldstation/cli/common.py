@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -99,3 +100,21 @@ async def create_project(hub: Hub, name: str, demo: bool) -> CreatedProject:
     if demo:
         await Demo(hub).populate(created.project)
     return created
+
+
+def moment_us(text: str, option: str) -> int:
+    """Epoch seconds, or an ISO 8601 date or time (UTC unless it says otherwise)."""
+    value = text.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value) * MICROS
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        errors.print(
+            f"[red]error:[/red] {option} {text!r} is not a time: give epoch seconds or an ISO 8601 date or "
+            "time, e.g. 2026-11-01 or 2026-11-01T06:00:00Z"
+        )
+        raise typer.Exit(2) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * MICROS)

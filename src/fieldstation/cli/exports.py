@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -14,8 +13,7 @@ from typing import Annotated, TextIO
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from fieldstation.cli.common import DataDir, errors, run, settings_for
-from fieldstation.core.clock import MICROS
+from fieldstation.cli.common import DataDir, errors, moment_us, run, settings_for
 from fieldstation.core.hub import Hub
 from fieldstation.export import FORMATS, OPEN_END_US, export
 
@@ -26,24 +24,6 @@ class ExportFormat(StrEnum):
     gpx = "gpx"
     kml = "kml"
     movebank = "movebank"
-
-
-def moment_us(text: str, option: str) -> int:
-    """Epoch seconds, or an ISO 8601 date or time (UTC unless it says otherwise)."""
-    value = text.strip()
-    if value.isascii() and value.isdigit() and len(value) <= 12:
-        return int(value) * MICROS
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        errors.print(
-            f"[red]error:[/red] {option} {text!r} is not a time: give epoch seconds or an ISO 8601 date or "
-            "time, e.g. 2026-11-01 or 2026-11-01T06:00:00Z"
-        )
-        raise typer.Exit(2) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * MICROS)
 
 
 @contextlib.contextmanager

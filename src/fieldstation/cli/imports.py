@@ -13,8 +13,7 @@ import httpx
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from fieldstation.cli.common import AsJson, DataDir, console, errors, run, settings_for
-from fieldstation.cli.exports import moment_us
+from fieldstation.cli.common import AsJson, DataDir, console, errors, moment_us, run, settings_for
 from fieldstation.client import AsyncAstrocastClient, AsyncAwtClient, AsyncInstathingsClient
 from fieldstation.client.astrocast import VENDOR_BASE_URL as ASTROCAST_URL
 from fieldstation.client.awt import VENDOR_BASE_URL as AWT_URL

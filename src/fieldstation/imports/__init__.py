@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
+from fieldstation.client.exchange import partial_file
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Device, NewUplink, Project
 
@@ -75,9 +75,8 @@ class Checkpoint:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".partial")
-        partial.write_text(json.dumps(self.state, indent=1))
-        os.replace(partial, self.path)
+        with partial_file(self.path) as target:
+            target.write(json.dumps(self.state, indent=1).encode())
 
 
 def tally_json(tally: Tally) -> dict[str, Any]:
