@@ -229,3 +229,19 @@ def test_a_server_that_does_not_page_is_not_read_forever() -> None:
 def test_a_wait_asked_for_is_bounded(headers: dict[str, str], body: bytes, expected: float) -> None:
     response = httpx.Response(429, headers=headers, content=body, request=httpx.Request("GET", "http://x/"))
     assert retry_after_s(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "seconds"),
+    [
+        ("1h", 3_600),
+        ("30m", 1_800),
+        (900, 900),
+        ("9" * 400, 3_600),
+        (1e300, 86_400),
+        (0, 60),
+        ("soon", 3_600),
+    ],
+)
+def test_a_tokens_life_is_read_within_bounds(expires_in: object, seconds: float) -> None:
+    assert awt_client.token_life_s(expires_in) == seconds

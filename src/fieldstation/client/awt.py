@@ -44,6 +44,8 @@ ARCHIVE_PAGE = 50_000
 REFRESH_BEFORE_S = 300.0
 """A token is replaced when less than this is left of its life: a call never carries one about to expire."""
 DEFAULT_TOKEN_LIFE_S = 3_600.0
+MIN_TOKEN_LIFE_S = 60.0
+MAX_TOKEN_LIFE_S = 86_400.0
 
 
 class Tag(TypedDict):
@@ -88,13 +90,16 @@ class Reading(TypedDict, total=False):
 
 
 def token_life_s(expires_in: Any) -> float:
-    """`expires_in` as the seed gives it ("1h"), or in seconds."""
+    """`expires_in` as the seed gives it ("1h"), or in seconds; between a minute and a day, whatever a
+    server says (a day-long figure of digits is not a reason to keep a token forever)."""
     if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-        return float(expires_in)
-    match = re.fullmatch(r"\s*(\d+)\s*([hms]?)\s*", str(expires_in))
-    if match is None:
-        return DEFAULT_TOKEN_LIFE_S
-    return float(match[1]) * {"h": 3600, "m": 60, "s": 1, "": 1}[match[2]]
+        life = float(expires_in)
+    else:
+        match = re.fullmatch(r"\s*([0-9]{1,9})\s*([hms]?)\s*", str(expires_in)[:40])
+        if match is None:
+            return DEFAULT_TOKEN_LIFE_S
+        life = float(match[1]) * {"h": 3600, "m": 60, "s": 1, "": 1}[match[2]]
+    return min(max(life, MIN_TOKEN_LIFE_S), MAX_TOKEN_LIFE_S) if life == life else DEFAULT_TOKEN_LIFE_S
 
 
 class AwtPolicy(Policy):
