@@ -68,6 +68,9 @@ async def build(data_dir: Path, readings: int, database_url: str | None) -> dict
         engine = hub.store.engine
         now_s = int(time.time())
         first_s = now_s - 60 * 86_400
+        # PostgreSQL: a partition for every month of the data, as a hub that had been running then made.
+        for month_s in range(first_s, now_s + 31 * 86_400, 28 * 86_400):
+            await hub.store.prepare_partitions(month_s * MICROS)
         rendered = min(readings, RENDERED)
         step = (now_s - first_s) / rendered
         done = 0
@@ -97,7 +100,8 @@ async def build(data_dir: Path, readings: int, database_url: str | None) -> dict
                      "time_us": decoded.device_time_us or received_us, "inserted_us": received_us,
                      "latitude": decoded.latitude, "longitude": decoded.longitude,
                      "values_json": json.dumps(decoded.values), "error": decoded.error, "warnings": None,
-                     "awt_json": render_reading(device, uid, decoded)}
+                     "awt_json": render_reading(device, uid, decoded),
+                     "partition_us": max(received_us, decoded.device_time_us or received_us)}
                 )  # fmt: skip
             async with engine.begin() as conn:
                 await conn.execute(insert(t.uplinks), uplink_rows)
@@ -135,9 +139,10 @@ def copy_sql(dialect: str, copy: int, rows: int) -> str:
     later = copy * MICROS
     return (
         "INSERT INTO readings (uid, project_id, device_id, uplink_id, time_us, inserted_us, latitude, "
-        "longitude, values_json, error, warnings, awt_json) "
+        "longitude, values_json, error, warnings, awt_json, partition_us) "
         f"SELECT {uid}, project_id, device_id, NULL, time_us + {later}, inserted_us + {later}, "
-        f"latitude, longitude, values_json, error, warnings, replace(awt_json, uid, {uid}) "
+        f"latitude, longitude, values_json, error, warnings, replace(awt_json, uid, {uid}), "
+        f"partition_us + {later} "
         f"FROM readings WHERE {limit}" + (" ORDER BY id" if dialect == "sqlite" else "")
     )
 

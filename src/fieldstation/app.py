@@ -22,7 +22,7 @@ from fieldstation.config import Settings
 from fieldstation.core.clock import Clock
 from fieldstation.core.hub import Hub
 from fieldstation.core.leases import RENEW_S
-from fieldstation.core.retention import purge
+from fieldstation.core.retention import keep_partitions, purge
 from fieldstation.demo import Demo
 from fieldstation.http.guard import Door, RequestGuard
 from fieldstation.http.responses import JsonResponse
@@ -114,10 +114,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         log.info("hub open: %s database, %d projects", database, len(await hub.projects.all()))
         singletons = (EXPIRY_LEASE, RETENTION_LEASE, *((DEMO_LEASE,) if settings.demo else ()))
         await hub.leases.renew(singletons)
+        if hub.leases.held(RETENTION_LEASE):
+            await keep_partitions(hub.store, hub.clock)
         if hub.leases.held(DEMO_LEASE):
             await _catch_up_demo(hub)
         once = functools.partial(_once_across_workers, hub)
-        expire, retain = hub.commands.expire_due, lambda: purge(hub.store, hub.clock)
+
+        async def retain() -> None:
+            await keep_partitions(hub.store, hub.clock)
+            await purge(hub.store, hub.clock)
+
+        expire = hub.commands.expire_due
         tasks = [
             *(asyncio.create_task(work()) for work in hub.background),
             asyncio.create_task(_every(RENEW_S, "renewing leases", lambda: hub.leases.renew(singletons))),

@@ -272,6 +272,14 @@ class ReadingStore(Protocol):
 
     async def purge_readings(self, project_id: int, before_us: int) -> int: ...
 
+    async def prepare_partitions(self, now_us: int) -> list[str]:
+        """Make the partitions that should exist around `now_us`, if the store has partitions; their names."""
+        ...
+
+    async def drop_partitions(self, before_us: int) -> int:
+        """Drop whole partitions of rows stored before `before_us`; returns how many readings went."""
+        ...
+
 
 class CommandStore(Protocol):
     """Commands (downlinks) and their lifecycle."""

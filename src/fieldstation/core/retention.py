@@ -1,5 +1,6 @@
 """Retention: each project keeps its readings for `retention_days` (a project setting), then a purge job
-deletes them with their uplinks. The Instathings `ttl` of a record is when that happens."""
+deletes them with their uplinks. The Instathings `ttl` of a record is when that happens. The same job keeps
+the store's monthly partitions made ahead of time."""
 
 from __future__ import annotations
 
@@ -30,6 +31,16 @@ def expires_s(project: Project, inserted_us: int) -> int:
 
 
 async def purge(store: RetentionStore, clock: Clock) -> int:
-    """Delete what every project's retention has passed; returns how many readings went."""
+    """Delete what every project's retention has passed; returns how many readings went. Partitions past
+    the longest retention go whole first (PostgreSQL): projects share them."""
     now = clock.now_us()
-    return sum([await store.purge_readings(p.id, now - retention_us(p)) for p in await store.projects()])
+    projects = await store.projects()
+    longest = max((retention_us(p) for p in projects), default=DEFAULT_DAYS * DAY_US)
+    dropped = await store.drop_partitions(now - longest)
+    return dropped + sum([await store.purge_readings(p.id, now - retention_us(p)) for p in projects])
+
+
+async def keep_partitions(store: RetentionStore, clock: Clock) -> list[str]:
+    """Make the store's partitions for the months around now, ahead of the data (PostgreSQL; SQLite has
+    none); returns the names of those made."""
+    return await store.prepare_partitions(clock.now_us())

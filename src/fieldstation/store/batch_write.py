@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import Connection, String, any_, bindparam, insert, select, update
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 
@@ -24,12 +22,13 @@ def write_readings(
     """Write uplinks and their readings in one transaction. An item whose dedup key is already stored
     (within the window) is a duplicate: nothing is written for it and it answers with the first uid."""
     entries = plan(items, inserted_us)  # the rows, as SQLite's writer process gets them
-    uplink_ids, duplicates = _insert_uplinks(conn, items, entries, inserted_us, dedup_window_us)
-    rows = []
-    for item, (_, _, reading), uplink_id in zip(items, entries, uplink_ids, strict=True):
-        if uplink_id is None and item.uplink is not None:
-            continue
-        rows.append(dict(zip(READING_COLUMNS, reading, strict=True)) | {"uplink_id": uplink_id})
+    duplicates = _repeats(conn, entries, inserted_us - dedup_window_us)
+    new = [index for index in range(len(entries)) if index not in duplicates]
+    uplink_ids = _insert_uplinks(conn, entries, new)
+    rows = [
+        dict(zip(READING_COLUMNS, entries[index][2], strict=True)) | {"uplink_id": uplink_ids.get(index)}
+        for index in new
+    ]
     if rows:
         conn.execute(insert(t.readings), rows)
     return [
@@ -38,142 +37,120 @@ def write_readings(
     ]
 
 
-def _key(item: ReadingToStore) -> Key | None:
-    return None if item.dedup_key is None else (item.device.project_id, item.dedup_key)
+def _repeats(conn: Connection, entries: Sequence[Entry], horizon_us: int) -> dict[int, str]:
+    """Claim the batch's dedup keys in `uplink_keys`; returns, by entry index, the uid that each repeat
+    answers with (a key stored within the window, or one that an earlier entry of the batch brings).
 
-
-def _insert_uplinks(
-    conn: Connection,
-    items: Sequence[ReadingToStore],
-    entries: Sequence[Entry],
-    inserted_us: int,
-    dedup_window_us: int,
-) -> tuple[list[int | None], dict[int, str]]:
-    """Insert the items' uplinks; returns their ids (None for a duplicate or an item without uplink) and,
-    by item index, the uid that each duplicate repeats."""
-    u = t.uplinks
-    ids: list[int | None] = [None] * len(items)
-    first_by_key: dict[Key, int] = {}
-    rows = []
+    New keys are the common case: claimed straight away. Only the refused ones are looked up (one query
+    per project), then those past the window are taken over. A claim waits for any transaction that holds
+    the key and sees its outcome, so a key is never claimed twice; a take-over re-checks the key's time
+    under its row lock, so two writers never both take one over."""
+    first_in_batch: dict[Key, int] = {}
+    repeats: dict[int, Key] = {}
     for index, (key, uplink, _) in enumerate(entries):
-        if uplink is None:
+        if key is None or uplink is None:
             continue
-        if key is not None and key in first_by_key:
-            continue  # a repeat within this batch: the first one stands for it
-        if key is not None:
-            first_by_key[key] = index
-        rows.append(dict(zip(UPLINK_COLUMNS, uplink, strict=True)) | {"_index": index})
-    if not rows:
-        return ids, {}
-    # New keys are the common case: inserted straight away. The refused ones are then looked up once (one
-    # query per project: when each was stored, and its reading's uid), not once for staleness and again
-    # for the uid. Looking every key up before the insert made repeats twice as fast and new uplinks 11 %
-    # slower (bench.ingest, PostgreSQL, two workers, three runs each).
-    stored = _insert_new_keys(conn, rows)
-    known = _stored_keys(
-        conn, [(row["project_id"], row["dedup_key"]) for row in rows if row["_index"] not in stored]
-    )
-    retire = _stale(known, inserted_us - dedup_window_us)
-    if retire:
-        conn.execute(
-            update(u)
-            .where(u.c.id == bindparam("old_id"))
-            .values(dedup_key=u.c.dedup_key + ":" + sql_cast(u.c.id, String)),
-            [{"old_id": known[key][0]} for key in retire],
-        )
-        stored |= _insert_new_keys(
-            conn, [row for row in rows if (row["project_id"], row["dedup_key"]) in retire]
-        )
-    for index, uplink_id in stored.items():
-        ids[index] = uplink_id
-    repeated: dict[int, Key] = {}
-    for index, item in enumerate(items):
-        key = _key(item)
-        if item.uplink is not None and key is not None and index not in stored:
-            repeated[index] = key
-    first_uids = {key: uid for key, (_, _, uid) in known.items() if key not in retire}
-    return ids, _first_uids(items, repeated, stored, first_uids)
-
-
-def _insert_new_keys(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
-    """Insert rows whose dedup key is new in their project; returns item index -> uplink id of those
-    inserted."""
-    u = t.uplinks
-    values = [{k: v for k, v in row.items() if k != "_index"} for row in rows]
-    stmt = (
-        postgres_insert(u)
-        .on_conflict_do_nothing(index_elements=["project_id", "dedup_key"])
-        .returning(u.c.id, u.c.project_id, u.c.dedup_key)
-    )
-    result = conn.execute(stmt, values)
-    by_key: dict[Key, int] = {}
-    unkeyed: list[int] = []
-    for returned in result.all():
-        if returned.dedup_key is None:
-            unkeyed.append(returned.id)
+        if key in first_in_batch:
+            repeats[index] = key
         else:
-            by_key[(returned.project_id, returned.dedup_key)] = returned.id
-    unkeyed.sort()
-    inserted: dict[int, int] = {}
-    for row in rows:
-        key = (row["project_id"], row["dedup_key"])
-        if row["dedup_key"] is None:
-            inserted[row["_index"]] = unkeyed.pop(0)
-        elif key in by_key:
-            inserted[row["_index"]] = by_key.pop(key)
-    return inserted
+            first_in_batch[key] = index
+    claims = {key: _claim_of(entries[index]) for key, index in first_in_batch.items()}
+    claimed = _claim(conn, claims)
+    known: dict[Key, tuple[int, str]] = {}
+    for _ in range(CLAIM_ATTEMPTS):
+        refused = [key for key in claims if key not in claimed and key not in known]
+        known |= _stored_keys(conn, refused)
+        stale = {key: claims[key] for key in refused if key in known and _stale(key, known[key], horizon_us)}
+        taken = _take_over(conn, stale, horizon_us)
+        claimed |= taken
+        for key in stale.keys() - taken:
+            del known[key]  # another writer took it over first: look again
+        # A refused key that is gone (retention deleted it meanwhile) is claimed again.
+        vanished = {key: claims[key] for key in refused if key not in known and key not in stale}
+        claimed |= _claim(conn, vanished)
+    uid_of = {key: claims[key][1] for key in claimed} | {key: uid for key, (_, uid) in known.items()}
+    for key, index in first_in_batch.items():
+        if key not in claimed and key in known:
+            repeats[index] = key
+    # A key neither claimed nor found after every attempt is stored as new: at worst one reading twice,
+    # rather than a failed batch for everyone in it.
+    return {index: uid_of[key] for index, key in repeats.items() if key in uid_of}
 
 
-def _stored_keys(conn: Connection, keys: list[Key]) -> dict[Key, tuple[int, int, str]]:
-    """Of these keys, those already stored: key -> (uplink id, when it was inserted, its reading's uid).
+CLAIM_ATTEMPTS = 3
+
+
+def _claim_of(entry: Entry) -> tuple[int, str]:
+    """(when the key is stored, the uid its uplink's reading gets)."""
+    _, uplink, reading = entry
+    assert uplink is not None
+    return uplink[UPLINK_COLUMNS.index("inserted_us")], reading[0]
+
+
+def _claim(conn: Connection, claims: dict[Key, tuple[int, str]]) -> set[Key]:
+    """Store the keys that no uplink holds yet; returns those stored."""
+    if not claims:
+        return set()
+    k = t.uplink_keys
+    rows = [
+        {"project_id": project_id, "dedup_key": dedup_key, "inserted_us": at_us, "uid": uid}
+        for (project_id, dedup_key), (at_us, uid) in claims.items()
+    ]
+    stmt = postgres_insert(k).on_conflict_do_nothing().returning(k.c.project_id, k.c.dedup_key)
+    return {(row.project_id, row.dedup_key) for row in conn.execute(stmt, rows)}
+
+
+def _take_over(conn: Connection, claims: dict[Key, tuple[int, str]], horizon_us: int) -> set[Key]:
+    """Give keys stored before the window to the uplinks that bring them again; returns those given. Rare
+    (a key is a day's): one statement per key."""
+    k = t.uplink_keys
+    taken = set()
+    for (project_id, dedup_key), (at_us, uid) in claims.items():
+        stmt = (
+            update(k)
+            .where(k.c.project_id == project_id, k.c.dedup_key == dedup_key, k.c.inserted_us < horizon_us)
+            .values(inserted_us=at_us, uid=uid)
+        )
+        if conn.execute(stmt).rowcount:
+            taken.add((project_id, dedup_key))
+    return taken
+
+
+def _insert_uplinks(conn: Connection, entries: Sequence[Entry], new: list[int]) -> dict[int, int]:
+    """Insert the new entries' uplinks; returns entry index -> uplink id."""
+    u = t.uplinks
+    with_uplink = [index for index in new if entries[index][1] is not None]
+    if not with_uplink:
+        return {}
+    rows = [dict(zip(UPLINK_COLUMNS, entries[index][1] or (), strict=True)) for index in with_uplink]
+    result = conn.execute(insert(u).returning(u.c.id, sort_by_parameter_order=True), rows)
+    return dict(zip(with_uplink, result.scalars(), strict=True))
+
+
+def _stored_keys(conn: Connection, keys: list[Key]) -> dict[Key, tuple[int, str]]:
+    """Of these keys, those already stored: key -> (when, the uid of its uplink's reading).
 
     The keys go as one array (`= ANY($2)`), not an IN list: one statement text whatever their number, so
     asyncpg prepares it once per connection, and PostgreSQL does not parse and plan a list of hundreds of
-    parameters for every batch. The reading's uid is a subquery per uplink, on the readings' uplink index:
-    as a join, PostgreSQL estimated a handful of keys and hashed a scan of the whole readings table (84 ms
-    for 500 repeats of a fresh database, and growing with it; 6 ms so)."""
-    u, r = t.uplinks, t.readings
-    uid = select(r.c.uid).where(r.c.uplink_id == u.c.id).limit(1).scalar_subquery()
-    found: dict[Key, tuple[int, int, str]] = {}
+    parameters for every batch."""
+    k = t.uplink_keys
+    found: dict[Key, tuple[int, str]] = {}
     for project_id, dedup_keys in _by_project(keys).items():
         rows = conn.execute(
-            select(u.c.dedup_key, u.c.id, u.c.inserted_us, uid.label("uid")).where(
-                u.c.project_id == project_id,
-                u.c.dedup_key == any_(bindparam("keys", dedup_keys, type_=ARRAY(String))),
+            select(k.c.dedup_key, k.c.inserted_us, k.c.uid).where(
+                k.c.project_id == project_id,
+                k.c.dedup_key == any_(bindparam("keys", dedup_keys, type_=ARRAY(String))),
             )
         )
-        found.update(
-            {(project_id, row.dedup_key): (row.id, row.inserted_us, row.uid) for row in rows if row.uid}
-        )
+        found.update({(project_id, row.dedup_key): (row.inserted_us, row.uid) for row in rows})
     return found
 
 
-def _stale(known: dict[Key, tuple[int, int, str]], horizon_us: int) -> set[Key]:
-    """The stored keys from before the window began (hub time), which a new uplink may take over. A key
-    made of the network's own id (an Astrocast messageGuid) never goes stale: that id names one message
-    for ever."""
-    return {
-        key
-        for key, (_, inserted_us, _) in known.items()
-        if inserted_us < horizon_us and not key[1].startswith(UID_KEY)
-    }
-
-
-def _first_uids(
-    items: Sequence[ReadingToStore],
-    repeated: dict[int, Key],
-    stored: dict[int, int],
-    known: dict[Key, str],
-) -> dict[int, str]:
-    """For each repeated item, the uid of the reading its key first produced (in the same project): from
-    this batch, or from the look-up of the refused keys. That look-up ran after the insert, which waited
-    for any writer that held the key, so it saw every refused key's reading."""
-    uid_by_key = dict(known)
-    for index in stored:
-        key = _key(items[index])
-        if key is not None:
-            uid_by_key[key] = items[index].uid
-    return {index: uid_by_key[key] for index, key in repeated.items()}
+def _stale(key: Key, stored: tuple[int, str], horizon_us: int) -> bool:
+    """Whether a stored key is from before the window began (hub time), so that a new uplink may take it
+    over. A key made of the network's own id (an Astrocast messageGuid) never goes stale: that id names
+    one message for ever."""
+    return stored[0] < horizon_us and not key[1].startswith(UID_KEY)
 
 
 def _by_project(keys: Iterable[Key]) -> dict[int, list[str]]:

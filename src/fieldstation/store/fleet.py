@@ -3,19 +3,23 @@ schedule, and data pages of one device (a part of `Store`)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fieldstation.core.errors import AlreadyExists
 from fieldstation.core.models import Device, Reading
+from fieldstation.store import partitions
 from fieldstation.store import schema as t
 from fieldstation.store.rows import device_row, json_columns, reading_row
+from fieldstation.store.schema import same_uplink
 
 d, r, u = t.devices, t.readings, t.uplinks
+log = logging.getLogger("fieldstation.store")
 
 
 class FleetQueries:
@@ -78,7 +82,7 @@ class FleetQueries:
             where.append(r.c.time_us <= until_us)
         stmt = (
             select(r, u.c.meta.label("uplink_meta"))
-            .select_from(r.outerjoin(u, u.c.id == r.c.uplink_id))
+            .select_from(r.outerjoin(u, same_uplink(r)))
             .where(*where)
             .order_by(r.c.time_us.desc(), r.c.id.desc())
             .limit(limit)
@@ -96,8 +100,54 @@ class FleetQueries:
             uplink_ids = select(r.c.uplink_id).where(
                 r.c.project_id == project_id, r.c.inserted_us < before_us, r.c.uplink_id.is_not(None)
             )
-            await conn.execute(delete(u).where(u.c.id.in_(uplink_ids)))
+            # An uplink was stored with its readings: the time condition takes PostgreSQL to the partitions
+            # that can hold it.
+            await conn.execute(
+                delete(u).where(
+                    u.c.project_id == project_id, u.c.inserted_us < before_us, u.c.id.in_(uplink_ids)
+                )
+            )
             result = await conn.execute(
                 delete(r).where(r.c.project_id == project_id, r.c.inserted_us < before_us)
             )
+            if self.engine.dialect.name == "postgresql":
+                k = t.uplink_keys
+                await conn.execute(delete(k).where(k.c.project_id == project_id, k.c.inserted_us < before_us))
             return int(result.rowcount)
+
+    async def prepare_partitions(self, now_us: int) -> list[str]:
+        """PostgreSQL: make the monthly partitions due around `now_us` that are missing, each in a
+        transaction of its own; returns their names (store/partitions.py)."""
+        if self.engine.dialect.name != "postgresql":
+            return []
+        async with self.engine.connect() as conn:
+            missing = await conn.run_sync(partitions.missing_months, now_us)
+        made = []
+        for table, month in missing:
+            name = partitions.partition_name(table, month)
+            try:
+                async with self.engine.begin() as conn:
+                    moved = await conn.run_sync(partitions.make_partition, table, month)
+            except DBAPIError as exc:  # another worker made it meanwhile, or the lock was not to be had
+                log.warning("partition %s not made (%s); the next upkeep tries again", name, exc.orig)
+                continue
+            if moved:
+                log.info(
+                    "partition %s made, with %d rows from %s",
+                    name,
+                    moved,
+                    partitions.default_partition(table),
+                )
+            made.append(name)
+        return made
+
+    async def drop_partitions(self, before_us: int) -> int:
+        """PostgreSQL: drop the monthly partitions that end at or before `before_us`; returns how many
+        readings went with them."""
+        if self.engine.dialect.name != "postgresql":
+            return 0
+        async with self.engine.begin() as conn:
+            dropped, readings = await conn.run_sync(partitions.drop_partitions, before_us)
+        if dropped:
+            log.info("partitions dropped past every project's retention: %s", ", ".join(dropped))
+        return readings

@@ -12,6 +12,7 @@ from fieldstation.core.models import DailyUsage, DeviceActivity, StoredUplink
 from fieldstation.core.ports import UplinkFilter
 from fieldstation.store import schema as t
 from fieldstation.store.database import streaming_connection
+from fieldstation.store.schema import same_uplink
 
 DAY_US = 86_400 * 1_000_000
 CHUNK_ROWS = 2_000
@@ -50,7 +51,7 @@ class MessageQueries:
                 r.c.longitude,
                 u.c.payload,
             )
-            .select_from(u.join(r, r.c.uplink_id == u.c.id).join(d, d.c.id == u.c.device_id))
+            .select_from(u.join(r, same_uplink(r)).join(d, d.c.id == u.c.device_id))
             .where(u.c.project_id == where.project_id)
         )
         if where.device_id is not None:

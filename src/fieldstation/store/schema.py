@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -20,13 +21,25 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     false,
 )
+from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 metadata = MetaData()
 
 Id = BigInteger().with_variant(Integer, "sqlite")
 """64-bit ids; on SQLite an INTEGER PRIMARY KEY so that the id is the rowid."""
+
+ONLY_ON_SQLITE = {"dialect": "sqlite"}
+ONLY_ON_POSTGRESQL = {"dialect": "postgresql"}
+"""A table, index or constraint that only one store has (as `info`): `belongs_to` says which."""
+
+
+def belongs_to(dialect: str, item: object) -> bool:
+    """Whether a table, index or constraint of this schema exists on the store of `dialect`."""
+    return bool(getattr(item, "info", {}).get("dialect", dialect) == dialect)
+
 
 hub_settings = Table(
     "hub_settings",
@@ -116,8 +129,27 @@ uplinks = Table(
     Column("dedup_key", String(96)),
     Index("ix_uplinks_device_received", "device_id", "received_us"),
     Index("ix_uplinks_project_received", "project_id", "received_us", "id"),
-    Index("ux_uplinks_dedup", "project_id", "dedup_key", unique=True),
+    # PostgreSQL keeps the keys in `uplink_keys`: a unique index of a partitioned table must contain the
+    # partition key, and a retry landing in the next month would be stored twice.
+    Index("ux_uplinks_dedup", "project_id", "dedup_key", unique=True, info=ONLY_ON_SQLITE),
+    # PostgreSQL: partitioned by month of `inserted_us` (store/partitions.py); its primary key is then
+    # (id, inserted_us), which the partitioning requires. Ids still come from one sequence.
+    postgresql_partition_by="RANGE (inserted_us)",
 )
+
+uplink_keys = Table(
+    "uplink_keys",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("dedup_key", String(96), primary_key=True),
+    Column("inserted_us", BigInteger, nullable=False),
+    # The uid of the reading that the key's uplink produced: what a repeat is answered with.
+    Column("uid", String(36), nullable=False),
+    Index("ix_uplink_keys_project_inserted", "project_id", "inserted_us"),
+    info=ONLY_ON_POSTGRESQL,
+)
+"""PostgreSQL: the uplinks' dedup keys, unique across all partitions (batch_write.py). A key older than the
+dedup window is taken over by the next uplink that brings it; retention deletes keys with their uplinks."""
 
 readings = Table(
     "readings",
@@ -126,9 +158,13 @@ readings = Table(
     Column("uid", String(36), nullable=False),
     Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
     Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
-    Column("uplink_id", Id, ForeignKey("uplinks.id", ondelete="SET NULL")),
+    Column("uplink_id", Id),
     Column("time_us", BigInteger, nullable=False),
     Column("inserted_us", BigInteger, nullable=False),
+    # The later of the time stored and the reading's own time. PostgreSQL partitions readings by its month,
+    # so that a window starting at T (by either time) reads only the partitions from T's month on, and a
+    # partition whose month ended before every project's retention began is dropped whole.
+    Column("partition_us", BigInteger, nullable=False),
     Column("latitude", Float),
     Column("longitude", Float),
     Column("values_json", Text, nullable=False),
@@ -140,15 +176,29 @@ readings = Table(
     # PostgreSQL: the transaction that wrote the reading (`pg_current_xact_id()`, the column's default), its
     # commit position for read cursors (repository.commit_horizon). NULL on SQLite, where the id is one.
     Column("committed_in", BigInteger),
-    Index("ix_readings_project_inserted", "project_id", "inserted_us", "id"),
-    Index("ix_readings_device_inserted", "device_id", "inserted_us", "id"),
-    Index("ix_readings_project_time", "project_id", "time_us", "id"),
-    Index("ix_readings_device_time", "device_id", "time_us", "id"),
-    # A uid may come from outside (an Astrocast messageGuid): unique per project, as the dedup key is.
-    Index("ux_readings_project_uid", "project_id", "uid", unique=True),
-    # Retention deletes uplinks (the foreign key's SET NULL finds their readings), and a repeated uplink is
-    # answered with its first reading's uid: both look readings up by uplink.
+    # The pages' covering indexes. PostgreSQL also keeps the partition key in them, so that a page's rows
+    # are then read from their own partition (repository.page_sql).
+    *(
+        Index(
+            f"ix_readings_{owner}_{key}",
+            f"{owner}_id",
+            f"{key}_us",
+            "id",
+            postgresql_include=["partition_us"],
+        )
+        for owner in ("project", "device")
+        for key in ("inserted", "time")
+    ),
+    # A uid may come from outside (an Astrocast messageGuid). What keeps it to one reading per project is
+    # the uplink's dedup key (`uid:` keys never go stale); PostgreSQL cannot keep a unique index across
+    # partitions.
+    Index("ix_readings_project_uid", "project_id", "uid"),
+    # A repeated uplink is answered with its first reading's uid, found by uplink.
     Index("ix_readings_uplink", "uplink_id"),
+    # A reading's uplink is stored in the same transaction, with the same `inserted_us`. PostgreSQL cannot
+    # point a foreign key at a partitioned table's id alone; retention deletes the two together.
+    ForeignKeyConstraint(["uplink_id"], ["uplinks.id"], ondelete="SET NULL", info=ONLY_ON_SQLITE),
+    postgresql_partition_by="RANGE (partition_us)",
 )
 
 network_events = Table(
@@ -263,3 +313,9 @@ operator_sessions = Table(
     Index("ix_operator_sessions_operator", "operator_id"),
 )
 """Portal sign-ins, by the SHA-256 of the cookie's token (the token itself is never stored)."""
+
+
+def same_uplink(reading: FromClause) -> ColumnElement[bool]:
+    """The join of a reading to its uplink. Both were stored at one `inserted_us`, which takes the look-up
+    to the uplink's own partition on PostgreSQL."""
+    return and_(uplinks.c.id == reading.c.uplink_id, uplinks.c.inserted_us == reading.c.inserted_us)

@@ -34,7 +34,7 @@ UPLINK_COLUMNS = (
 )  # fmt: skip
 READING_COLUMNS = (
     "uid", "project_id", "device_id", "uplink_id", "time_us", "inserted_us", "latitude", "longitude",
-    "values_json", "error", "warnings", "awt_json",
+    "values_json", "error", "warnings", "awt_json", "partition_us",
 )  # fmt: skip
 UPLINK_ID_COLUMN = READING_COLUMNS.index("uplink_id")
 
@@ -69,6 +69,7 @@ def plan(items: Sequence[ReadingToStore], inserted_us: int) -> list[Entry]:
             item.uid, device.project_id, device.id, None, time_us, at_us, decoded.latitude,
             decoded.longitude, orjson.dumps(decoded.values).decode(), decoded.error,
             orjson.dumps(decoded.warnings).decode() if decoded.warnings else None, item.awt_json,
+            max(at_us, time_us),
         )  # fmt: skip
         if up is None:
             entries.append((None, None, reading))

@@ -268,7 +268,8 @@ def test_latest_never_skips_a_reading_that_commits_after_a_newer_one(
         await connection.execute(
             insert(schema.readings).values(
                 uid="slow", project_id=created.project.id, device_id=device.id, time_us=START_S * MICROS,
-                inserted_us=START_S * MICROS, values_json="{}", awt_json='{"recordId": "slow"}',
+                inserted_us=START_S * MICROS, partition_us=START_S * MICROS, values_json="{}",
+                awt_json='{"recordId": "slow"}',
             )
         )  # fmt: skip
         return connection
