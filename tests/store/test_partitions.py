@@ -124,8 +124,10 @@ async def test_a_repeat_across_a_months_end_is_one_uplink(station: Station) -> N
     assert await _where(station, uid) == partition_name("readings", THIS_MONTH)
 
     station.clock.advance(DEDUP_WINDOW_US / MICROS + 1)  # past the window, the same key is a new uplink
-    [(later, again)] = await station.ingest(station.uplink(fix_us, f_cnt=7))
-    assert (later != uid, again) == (True, False)
+    [(later, again), repeat] = await station.ingest(
+        station.uplink(fix_us, f_cnt=7), station.uplink(fix_us, f_cnt=7)
+    )
+    assert (later != uid, again, repeat) == (True, False, (later, True))
     assert await _where(station, later) == partition_name("readings", THIS_MONTH + 1)
     assert await station.ingest(station.uplink(fix_us, f_cnt=7)) == [(later, True)]
 

@@ -68,7 +68,8 @@ def _repeats(conn: Connection, entries: Sequence[Entry], horizon_us: int) -> dic
         # A refused key that is gone (retention deleted it meanwhile) is claimed again.
         vanished = {key: claims[key] for key in refused if key not in known and key not in stale}
         claimed |= _claim(conn, vanished)
-    uid_of = {key: claims[key][1] for key in claimed} | {key: uid for key, (_, uid) in known.items()}
+    # A key taken over is this batch's now, whatever uid it held before.
+    uid_of = {key: uid for key, (_, uid) in known.items()} | {key: claims[key][1] for key in claimed}
     for key, index in first_in_batch.items():
         if key not in claimed and key in known:
             repeats[index] = key
