@@ -20,17 +20,7 @@ TEXT, CLOSE, PING = 0x1, 0x8, 0x9
 async def read_messages(url: str, on_text: Callable[[bytes], None], ready: asyncio.Event) -> None:
     """Connect, set `ready` once the handshake is done, and call `on_text` with each text message's payload
     until the server closes or the task is cancelled."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 101"):
-        status_line = head.partition(b"\r\n")[0]
-        raise RuntimeError(f"the WebSocket handshake was refused: {status_line!r}")
+    reader, writer = await _handshake(url)
     ready.set()
     buffer = b""
     try:
@@ -63,3 +53,39 @@ async def read_messages(url: str, on_text: Callable[[bytes], None], ready: async
             buffer = buffer[at:]
     finally:
         writer.close()
+
+
+async def count_messages(
+    url: str, beginning: bytes, counts: list[int], index: int, ready: asyncio.Event
+) -> None:
+    """Connect, set `ready`, and add to `counts[index]` every message that begins with `beginning`, found
+    in the bytes as they come (one `bytes.count` a read, not a parse per frame), until the server closes or
+    the task is cancelled. For a beginning that cannot occur inside a message (a JSON object's opening
+    keys: quotes inside JSON strings are escaped). Pings are not answered: for runs shorter than the
+    server's ping interval."""
+    reader, writer = await _handshake(url)
+    ready.set()
+    carry = b""
+    try:
+        while chunk := await reader.read(1 << 16):
+            data = carry + chunk
+            counts[index] += data.count(beginning)
+            carry = data[1 - len(beginning) :]  # too short to hold a whole one: never counted twice
+    finally:
+        writer.close()
+
+
+async def _handshake(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 101"):
+        writer.close()
+        status_line = head.partition(b"\r\n")[0]
+        raise RuntimeError(f"the WebSocket handshake was refused: {status_line!r}")
+    return reader, writer

@@ -15,6 +15,10 @@ from fieldstation.core.ports import UID_KEY, ReadingToStore, StoredReading
 from fieldstation.store import schema as t
 from fieldstation.store.sqlite_batch import READING_COLUMNS, UPLINK_COLUMNS, Entry, Key, plan
 
+CLAIM_ATTEMPTS = 3
+"""Rounds of claim and look-up for a batch's keys: a key can vanish (retention) or be taken over by another
+writer between the two."""
+
 
 def write_readings(
     conn: Connection, items: Sequence[ReadingToStore], inserted_us: int, dedup_window_us: int
@@ -76,9 +80,6 @@ def _repeats(conn: Connection, entries: Sequence[Entry], horizon_us: int) -> dic
     # A key neither claimed nor found after every attempt is stored as new: at worst one reading twice,
     # rather than a failed batch for everyone in it.
     return {index: uid_of[key] for index, key in repeats.items() if key in uid_of}
-
-
-CLAIM_ATTEMPTS = 3
 
 
 def _claim_of(entry: Entry) -> tuple[int, str]:
