@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from fieldstation.core import events
-from fieldstation.core.events import EventBus, SubscriberTooSlow
+from fieldstation.core.events import EventBatch, EventBus, SubscriberTooSlow
 from fieldstation.core.models import Event
 
 
@@ -51,5 +51,58 @@ def test_a_subscriber_gets_all_that_waits_at_once_in_order() -> None:
             assert [event.payload["n"] for event in await anext(stream)] == [0, 1, 2, 3]
             bus.publish(Event(1, "data", {"n": 4}))
             assert [event.payload["n"] for event in await anext(stream)] == [4]
+
+    asyncio.run(main())
+
+
+def test_a_sink_takes_what_waited_then_each_batch_as_it_is_published() -> None:
+    async def main() -> None:
+        bus = EventBus()
+        taken: list[list[int]] = []
+
+        def sink(batch: EventBatch) -> bool:
+            taken.append([event.payload["n"] for event in batch])
+            return True
+
+        with bus.subscribe(1) as stream:
+            bus.publish_many(1, [Event(1, "data", {"n": n}) for n in range(2)])
+            bus.publish(Event(1, "data", {"n": 2}))
+            stream.hand_to(sink)
+            assert taken == [[0, 1, 2]]  # what waited, joined, before anything newer
+            bus.publish_many(1, [Event(1, "data", {"n": 3}), Event(1, "data", {"n": 4})])
+            assert taken == [[0, 1, 2], [3, 4]]  # in the publisher's own call: no task had to run
+            assert bus.subscribers(1) == 1
+            waiting = asyncio.ensure_future(anext(stream))  # with a sink, the stream yields nothing
+            await asyncio.sleep(0.01)
+            assert not waiting.done()
+            waiting.cancel()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("refusal", ["returns False", "raises"])
+def test_a_sink_that_refuses_is_let_go_and_the_others_go_on(refusal: str) -> None:
+    async def main() -> None:
+        bus = EventBus()
+        kept: list[int] = []
+
+        def refusing(batch: EventBatch) -> bool:
+            if refusal == "raises":
+                raise RuntimeError("the connection broke")
+            return False
+
+        def keen(batch: EventBatch) -> bool:
+            kept.extend(event.payload["n"] for event in batch)
+            return True
+
+        with bus.subscribe(1) as failing, bus.subscribe(1) as other:
+            failing.hand_to(refusing)
+            other.hand_to(keen)
+            bus.publish(Event(1, "data", {"n": 0}))
+            bus.publish(Event(1, "data", {"n": 1}))
+            assert kept == [0, 1]
+            assert bus.subscribers(1) == 1
+            with pytest.raises(SubscriberTooSlow):
+                await anext(failing)
 
     asyncio.run(main())

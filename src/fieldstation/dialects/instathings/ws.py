@@ -15,7 +15,7 @@ import orjson
 from fastapi import FastAPI, WebSocket
 
 from fieldstation.core.errors import NotFound, StoreUnavailable, Unauthorized
-from fieldstation.core.events import EventBatch, SubscriberTooSlow
+from fieldstation.core.events import EventBatch, SubscriberTooSlow, Subscription
 from fieldstation.core.freshness import CREDENTIALS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, Event, Project
@@ -90,7 +90,7 @@ async def _close_when_revoked(hub: Hub, websocket: WebSocket, credential: Creden
             log.warning("could not check a WebSocket's credential; checking again at the next change")
 
 
-async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
+async def _forward(websocket: WebSocket, stream: Subscription, project: Project) -> None:
     logs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
 
     async def flush_logs() -> None:
@@ -102,6 +102,12 @@ async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
                 payload = {"logs": lines, "deviceId": device, "containerName": container}
                 await websocket.send_text(orjson.dumps({"action": "log", "payload": payload}).decode())
 
+    def gather_logs(log_events: list[Event]) -> None:
+        for event in log_events:
+            key = (event.payload["device"], event.payload["container"])
+            room = max(MAX_LOG_LINES - len(logs[key]), 0)  # a chatty gateway must not grow a session
+            logs[key].extend(render.log_entry(line) for line in event.payload["lines"][:room])
+
     flusher = asyncio.create_task(flush_logs())
     direct = DirectFrames.of(websocket)
     log.debug(
@@ -109,23 +115,32 @@ async def _forward(websocket: WebSocket, stream: Any, project: Project) -> None:
         project.short_id,
         "framed once and written to the connection" if direct else "sent through ASGI",
     )
+    closing = False
+
+    def write(batch: EventBatch) -> bool:
+        """The batch written to the connection in the publisher's call (no task of this session runs)."""
+        nonlocal closing
+        assert direct is not None
+        sent, log_events, frames = _split(batch, project)
+        gather_logs(log_events)
+        if not sent:
+            return True
+        if not direct.write(frames):
+            closing = True  # the receive loop sees the disconnect
+            return False
+        return not direct.too_slow()
+
     try:
-        batch: EventBatch
-        async for batch in stream:
-            sent, log_events, frames = _split(batch, project)
-            for event in log_events:
-                key = (event.payload["device"], event.payload["container"])
-                room = max(MAX_LOG_LINES - len(logs[key]), 0)  # a chatty gateway must not grow a session
-                logs[key].extend(render.log_entry(line) for line in event.payload["lines"][:room])
-            if direct is None:
-                for event in sent:
-                    await websocket.send_text(_message(event, project))
-            elif sent:
-                if not direct.write(frames):
-                    return  # closing: the receive loop sees the disconnect
-                if direct.too_slow():
-                    raise SubscriberTooSlow("its connection has more than it can take waiting to be sent")
+        if direct is not None:
+            stream.hand_to(write)
+        async for batch in stream:  # with a sink, this only ends when the sink is let go
+            sent, log_events, _ = _split(batch, project)
+            gather_logs(log_events)
+            for event in sent:
+                await websocket.send_text(_message(event, project))
     except SubscriberTooSlow:
+        if closing:
+            return
         log.warning("closing a WebSocket of project %s that fell behind", project.short_id)
         await websocket.close(code=TRY_AGAIN_LATER, reason="too slow: fell behind the events")
     finally:
