@@ -37,6 +37,7 @@ from fieldstation.core.models import CredentialKind, NewDevice
 from fieldstation.core.ports import ReadingWindow
 from fieldstation.dialects.awt.render import render_reading
 from fieldstation.store import schema as t
+from fieldstation.store.database import POSTGRES_SETTINGS
 from fieldstation.store.repository import Store
 
 TAGS = 100
@@ -179,7 +180,7 @@ class RawFloor:
             return
         self._runner = asyncio.Runner()
         self._pg = self._runner.run(
-            asyncpg.connect(database_url.replace("+asyncpg", ""), server_settings={"jit": "off"})
+            asyncpg.connect(database_url.replace("+asyncpg", ""), server_settings=POSTGRES_SETTINGS)
         )
 
     def time(self, window: ReadingWindow) -> float:
