@@ -12,7 +12,8 @@ import base64
 import os
 import struct
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from typing import cast
+from urllib.parse import SplitResult, urlsplit
 
 TEXT, CLOSE, PING = 0x1, 0x8, 0x9
 
@@ -59,30 +60,75 @@ async def count_messages(
     url: str, beginning: bytes, counts: list[int], index: int, ready: asyncio.Event
 ) -> None:
     """Connect, set `ready`, and add to `counts[index]` every message that begins with `beginning`, found
-    in the bytes as they come (one `bytes.count` a read, not a parse per frame), until the server closes or
-    the task is cancelled. For a beginning that cannot occur inside a message (a JSON object's opening
-    keys: quotes inside JSON strings are escaped). Pings are not answered: for runs shorter than the
-    server's ping interval."""
-    reader, writer = await _handshake(url)
-    ready.set()
-    carry = b""
+    in the bytes as they come (one `bytes.count` each time the socket has data, in the protocol's callback:
+    no stream, no task woken), until the server closes or the task is cancelled. For a beginning that
+    cannot occur inside a message (a JSON object's opening keys: quotes inside JSON strings are escaped).
+    Pings are not answered: for runs shorter than the server's ping interval."""
+    parts = urlsplit(url)
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+    transport, _ = await loop.create_connection(
+        lambda: _Counter(_request(parts), beginning, counts, index, ready, closed),
+        parts.hostname or "127.0.0.1",
+        parts.port or 80,
+    )
     try:
-        while chunk := await reader.read(1 << 16):
-            data = carry + chunk
-            counts[index] += data.count(beginning)
-            carry = data[1 - len(beginning) :]  # too short to hold a whole one: never counted twice
+        await closed
     finally:
-        writer.close()
+        transport.close()
+
+
+class _Counter(asyncio.Protocol):
+    def __init__(
+        self,
+        request: bytes,
+        beginning: bytes,
+        counts: list[int],
+        index: int,
+        ready: asyncio.Event,
+        closed: asyncio.Future[None],
+    ) -> None:
+        self._request, self._beginning, self._counts, self._index = request, beginning, counts, index
+        self._ready, self._closed = ready, closed
+        self._head: bytes | None = b""
+        self._carry = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        cast(asyncio.WriteTransport, transport).write(self._request)  # uvloop's is not asyncio's class
+
+    def data_received(self, data: bytes) -> None:
+        if self._head is not None:  # still in the handshake's answer
+            self._head += data
+            if b"\r\n\r\n" not in self._head:
+                return
+            head, _, data = self._head.partition(b"\r\n\r\n")
+            self._head = None
+            if not head.startswith(b"HTTP/1.1 101"):
+                refused = RuntimeError(f"the WebSocket handshake was refused: {head[:40]!r}")
+                self._closed.set_exception(refused)
+                return
+            self._ready.set()
+        data = self._carry + data
+        self._counts[self._index] += data.count(self._beginning)
+        self._carry = data[1 - len(self._beginning) :]  # too short to hold a whole one: never counted twice
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+
+def _request(parts: SplitResult) -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
 
 
 async def _handshake(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
+    writer.write(_request(parts))
     head = await reader.readuntil(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 101"):
         writer.close()
