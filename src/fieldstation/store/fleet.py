@@ -3,23 +3,20 @@ schedule, and data pages of one device (a part of `Store`)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fieldstation.core.errors import AlreadyExists
 from fieldstation.core.models import Device, Reading
-from fieldstation.store import partitions
 from fieldstation.store import schema as t
 from fieldstation.store.rows import device_row, json_columns, reading_row
 from fieldstation.store.schema import same_uplink
 
 d, r, u = t.devices, t.readings, t.uplinks
-log = logging.getLogger("fieldstation.store")
 
 
 class FleetQueries:
@@ -114,40 +111,3 @@ class FleetQueries:
                 k = t.uplink_keys
                 await conn.execute(delete(k).where(k.c.project_id == project_id, k.c.inserted_us < before_us))
             return int(result.rowcount)
-
-    async def prepare_partitions(self, now_us: int) -> list[str]:
-        """PostgreSQL: make the monthly partitions due around `now_us` that are missing, each in a
-        transaction of its own; returns their names (store/partitions.py)."""
-        if self.engine.dialect.name != "postgresql":
-            return []
-        async with self.engine.connect() as conn:
-            missing = await conn.run_sync(partitions.missing_months, now_us)
-        made = []
-        for table, month in missing:
-            name = partitions.partition_name(table, month)
-            try:
-                async with self.engine.begin() as conn:
-                    moved = await conn.run_sync(partitions.make_partition, table, month)
-            except DBAPIError as exc:  # another worker made it meanwhile, or the lock was not to be had
-                log.warning("partition %s not made (%s); the next upkeep tries again", name, exc.orig)
-                continue
-            if moved:
-                log.info(
-                    "partition %s made, with %d rows from %s",
-                    name,
-                    moved,
-                    partitions.default_partition(table),
-                )
-            made.append(name)
-        return made
-
-    async def drop_partitions(self, before_us: int) -> int:
-        """PostgreSQL: drop the monthly partitions that end at or before `before_us`; returns how many
-        readings went with them."""
-        if self.engine.dialect.name != "postgresql":
-            return 0
-        async with self.engine.begin() as conn:
-            dropped, readings = await conn.run_sync(partitions.drop_partitions, before_us)
-        if dropped:
-            log.info("partitions dropped past every project's retention: %s", ", ".join(dropped))
-        return readings

@@ -13,13 +13,17 @@ hub through `AsyncConnection.run_sync`."""
 from __future__ import annotations
 
 import calendar
+import logging
 import re
 import time
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fieldstation.core.clock import MICROS
 
+log = logging.getLogger("fieldstation.store")
 PARTITION_KEYS = {"readings": "partition_us", "uplinks": "inserted_us"}
 MONTHS_AHEAD = 3
 """Months made before they begin: a hub whose upkeep cannot run for a quarter still writes to partitions."""
@@ -104,7 +108,7 @@ def make_partition(conn: Connection, table: str, month: int) -> int:
     return int(moved or 0)
 
 
-def drop_partitions(conn: Connection, before_us: int) -> tuple[list[str], int]:
+def drop_months_before(conn: Connection, before_us: int) -> tuple[list[str], int]:
     """Drop, in the caller's transaction, every monthly partition whose month ended at or before
     `before_us`; returns their names and how many readings they held. Every row of such a partition was
     stored before `before_us`. A reading whose own time is later than its storing can outlive its uplink's
@@ -120,3 +124,50 @@ def drop_partitions(conn: Connection, before_us: int) -> tuple[list[str], int]:
             conn.execute(text(f"DROP TABLE {name}"))
             dropped.append(name)
     return dropped, readings
+
+
+class PartitionQueries:
+    """The upkeep of the partitions (a part of `Store`): nothing to do on SQLite."""
+
+    engine: AsyncEngine
+
+    async def prepare_partitions(self, now_us: int) -> list[str]:
+        """PostgreSQL: make the monthly partitions due around `now_us` that are missing, each in a
+        transaction of its own; returns their names."""
+        if self.engine.dialect.name != "postgresql":
+            return []
+        async with self.engine.connect() as conn:
+            missing = await conn.run_sync(missing_months, now_us)
+        made = []
+        for table, month in missing:
+            name = partition_name(table, month)
+            try:
+                async with self.engine.begin() as conn:
+                    moved = await conn.run_sync(make_partition, table, month)
+            except DBAPIError as exc:  # another worker made it meanwhile, or the lock was not to be had
+                log.warning("partition %s not made (%s); the next upkeep tries again", name, exc.orig)
+                continue
+            if moved:
+                log.info(
+                    "partition %s made, with %d rows from %s",
+                    name,
+                    moved,
+                    default_partition(table),
+                )
+            made.append(name)
+        return made
+
+    async def drop_partitions(self, before_us: int) -> int:
+        """PostgreSQL: drop the monthly partitions that end at or before `before_us`; returns how many
+        readings went with them."""
+        if self.engine.dialect.name != "postgresql":
+            return 0
+        try:
+            async with self.engine.begin() as conn:
+                dropped, readings = await conn.run_sync(drop_months_before, before_us)
+        except DBAPIError as exc:  # the lock was not to be had: rows are deleted meanwhile, as on SQLite
+            log.warning("partitions not dropped (%s); the next purge tries again", exc.orig)
+            return 0
+        if dropped:
+            log.info("partitions dropped past every project's retention: %s", ", ".join(dropped))
+        return readings

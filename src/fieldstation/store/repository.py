@@ -32,6 +32,7 @@ from fieldstation.store.fleet import FleetQueries
 from fieldstation.store.messages import MessageQueries
 from fieldstation.store.operations import OperationQueries
 from fieldstation.store.operators import OperatorQueries
+from fieldstation.store.partitions import PartitionQueries
 from fieldstation.store.rows import credential_row as _credential
 from fieldstation.store.rows import device_row as _device
 from fieldstation.store.rows import json_columns
@@ -49,7 +50,9 @@ T = TypeVar("T")
 
 
 @translated
-class Store(CommandQueries, MessageQueries, FleetQueries, OperationQueries, OperatorQueries):
+class Store(
+    CommandQueries, MessageQueries, FleetQueries, OperationQueries, OperatorQueries, PartitionQueries
+):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sqlite_writer = None
