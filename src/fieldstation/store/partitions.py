@@ -82,12 +82,11 @@ def missing_months(conn: Connection, now_us: int) -> list[tuple[str, int]]:
     """(table, month) of every partition the hub keeps made that does not exist yet."""
     current = month_of(now_us)
     wanted = range(current - MONTHS_BEHIND, current + MONTHS_AHEAD + 1)
-    return [
-        (table, month)
-        for table in PARTITION_KEYS
-        for month in wanted
-        if month not in partition_months(conn, table)
-    ]
+    missing = []
+    for table in PARTITION_KEYS:
+        made = partition_months(conn, table)
+        missing += [(table, month) for month in wanted if month not in made]
+    return missing
 
 
 def make_partition(conn: Connection, table: str, month: int) -> int:
