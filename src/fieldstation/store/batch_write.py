@@ -15,6 +15,7 @@ from fieldstation.core.ports import UID_KEY, ReadingToStore, StoredReading
 from fieldstation.store import schema as t
 from fieldstation.store.sqlite_batch import READING_COLUMNS, UPLINK_COLUMNS, Entry, Key, plan
 
+INSERTED_COLUMN = UPLINK_COLUMNS.index("inserted_us")
 CLAIM_ATTEMPTS = 3
 """Rounds of claim and look-up for a batch's keys: a key can vanish (retention) or be taken over by another
 writer between the two."""
@@ -63,6 +64,8 @@ def _repeats(conn: Connection, entries: Sequence[Entry], horizon_us: int) -> dic
     known: dict[Key, tuple[int, str]] = {}
     for _ in range(CLAIM_ATTEMPTS):
         refused = [key for key in claims if key not in claimed and key not in known]
+        if not refused:
+            break
         known |= _stored_keys(conn, refused)
         stale = {key: claims[key] for key in refused if key in known and _stale(key, known[key], horizon_us)}
         taken = _take_over(conn, stale, horizon_us)
@@ -86,7 +89,7 @@ def _claim_of(entry: Entry) -> tuple[int, str]:
     """(when the key is stored, the uid its uplink's reading gets)."""
     _, uplink, reading = entry
     assert uplink is not None
-    return uplink[UPLINK_COLUMNS.index("inserted_us")], reading[0]
+    return uplink[INSERTED_COLUMN], reading[0]
 
 
 def _claim(conn: Connection, claims: dict[Key, tuple[int, str]]) -> set[Key]:
