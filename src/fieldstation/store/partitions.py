@@ -13,13 +13,15 @@ hub through `AsyncConnection.run_sync`."""
 from __future__ import annotations
 
 import calendar
+import contextlib
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fieldstation.core.clock import MICROS
 
@@ -95,7 +97,6 @@ def make_partition(conn: Connection, table: str, month: int) -> int:
     partition holds rows of would fail, and a plain `PARTITION OF` checks the same.)"""
     name, key, other = partition_name(table, month), PARTITION_KEYS[table], default_partition(table)
     low, high = month_start_us(month), month_start_us(month + 1)
-    conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
     moved = conn.execute(
         text(
@@ -112,7 +113,6 @@ def drop_months_before(conn: Connection, before_us: int) -> tuple[list[str], int
     `before_us`; returns their names and how many readings they held. Every row of such a partition was
     stored before `before_us`. A reading whose own time is later than its storing can outlive its uplink's
     partition; retention's row deletes, which follow, take it (core/retention.py)."""
-    conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     dropped, readings = [], 0
     for table in PARTITION_KEYS:
         for month, name in sorted(partition_months(conn, table).items()):
@@ -141,7 +141,7 @@ class PartitionQueries:
         for table, month in missing:
             name = partition_name(table, month)
             try:
-                async with self.engine.begin() as conn:
+                async with self._briefly_locking() as conn:
                     moved = await conn.run_sync(make_partition, table, month)
             except DBAPIError as exc:  # another worker made it meanwhile, or the lock was not to be had
                 log.warning("partition %s not made (%s); the next upkeep tries again", name, exc.orig)
@@ -162,7 +162,7 @@ class PartitionQueries:
         if self.engine.dialect.name != "postgresql":
             return 0
         try:
-            async with self.engine.begin() as conn:
+            async with self._briefly_locking() as conn:
                 dropped, readings = await conn.run_sync(drop_months_before, before_us)
         except DBAPIError as exc:  # the lock was not to be had: rows are deleted meanwhile, as on SQLite
             log.warning("partitions not dropped (%s); the next purge tries again", exc.orig)
@@ -170,3 +170,11 @@ class PartitionQueries:
         if dropped:
             log.info("partitions dropped past every project's retention: %s", ", ".join(dropped))
         return readings
+
+    @contextlib.asynccontextmanager
+    async def _briefly_locking(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction whose locks are given up on after `LOCK_TIMEOUT` (the hub is serving meanwhile; the
+        migration, which runs before it serves, waits as long as it must)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+            yield conn
