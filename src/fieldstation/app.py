@@ -207,7 +207,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         if dialect.front is not None:
             asgi = dialect.front(asgi, holder, dialect.mount)
     doors = [Door(dialect.mount, dialect.max_body_bytes, dialect.door_error) for dialect in DIALECTS]
-    guard = RequestGuard(asgi, doors, Door("", HUB_MAX_BODY_BYTES, hub_error))
+    guard = RequestGuard(asgi, doors, Door("", HUB_MAX_BODY_BYTES, hub_error), settings.ws_max_unsent_bytes)
     _install_errors(app, guard)
     return RequestMetrics(guard, tuple(dialect.mount for dialect in DIALECTS))
 

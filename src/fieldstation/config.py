@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         False,
         description="Per-message deflate on WebSockets: less bandwidth, a deflate stream per subscriber.",
     )
+    ws_max_unsent_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=64 * 1024,
+        le=1024 * 1024 * 1024,
+        description="A WebSocket subscriber with more events than this unsent on its connection (it stopped "
+        "reading, or its link is slower than the events) is closed with 1013: the most memory one can hold.",
+    )
     body_timeout_s: float = Field(
         30.0, gt=0, description="A client must send a request's body within this many seconds of its headers."
     )

@@ -34,6 +34,10 @@ from fieldstation.logs import setup_logging
 
 FIRST_ADMIN = "admin"
 """The operator made on a new data dir; its password is printed with the demo credentials."""
+STOP_GRACE_S = 10
+"""On SIGTERM, requests in flight have this long to finish; then the hub stops anyway. Without it a peer
+that stopped reading would hold the stop for ever: a connection waits to send its last bytes before it
+closes."""
 
 
 class LogLevel(enum.StrEnum):
@@ -163,6 +167,7 @@ def serve(
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http=DeadlineHttpProtocol.with_timeouts(settings.header_timeout_s, settings.body_timeout_s),
         timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=STOP_GRACE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         ws_max_size=WS_MAX_MESSAGE_BYTES,
         ws_per_message_deflate=settings.ws_compression,

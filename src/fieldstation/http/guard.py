@@ -25,7 +25,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fieldstation.http.websocket_frames import SERVER_SEND
+from fieldstation.http.websocket_frames import MAX_UNSENT, SERVER_SEND
 
 log = logging.getLogger("fieldstation.http")
 ErrorRenderer = Callable[[int, str, Mapping[str, str] | None], Response]
@@ -45,8 +45,9 @@ class Door:
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, doors: Sequence[Door], default: Door) -> None:
+    def __init__(self, app: ASGIApp, doors: Sequence[Door], default: Door, ws_max_unsent: int) -> None:
         self.app = app
+        self._ws_max_unsent = ws_max_unsent
         self._doors = sorted(doors, key=lambda door: len(door.prefix), reverse=True)
         self._default = default
 
@@ -65,6 +66,7 @@ class RequestGuard:
         if scope["type"] != "http":
             if scope["type"] == "websocket":
                 scope[SERVER_SEND] = send  # the server's own, before a layer wraps it (http.websocket_frames)
+                scope[MAX_UNSENT] = self._ws_max_unsent
             await self.app(scope, receive, send)
             return
         door = self.door(scope["path"])

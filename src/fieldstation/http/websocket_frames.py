@@ -13,6 +13,7 @@ uvicorn implementation, deflate, the test client) gets `None`, and the caller se
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Any
 
@@ -21,8 +22,11 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 SERVER_SEND = "fieldstation.server_send"
 """The scope key under which the outermost ASGI layer keeps the server's `send` of a WebSocket."""
-MAX_BUFFERED_BYTES = 4 * 1024 * 1024
-"""Bytes a subscriber's connection may have waiting to be sent; past this it is too slow."""
+MAX_UNSENT = "fieldstation.ws_max_unsent_bytes"
+"""The scope key of the bytes a subscriber's connection may have waiting to be sent (the setting
+`ws_max_unsent_bytes`, kept there by the same layer); past this it is too slow."""
+CLOSE_GRACE_S = 5.0
+"""How long a subscriber closed for being too slow has to take what was sent before the close frame."""
 _FIN_TEXT = 0x81
 
 
@@ -38,8 +42,9 @@ def text_frame(text: str) -> bytes:
 
 
 class DirectFrames:
-    def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
+    def __init__(self, protocol: WebSocketsSansIOProtocol, max_unsent: int) -> None:
         self._protocol = protocol
+        self._max_unsent = max_unsent
 
     @classmethod
     def of(cls, websocket: WebSocket) -> DirectFrames | None:
@@ -47,7 +52,7 @@ class DirectFrames:
         protocol = getattr(send, "__self__", None)
         if not isinstance(protocol, WebSocketsSansIOProtocol) or protocol.conn.extensions:
             return None
-        return cls(protocol)
+        return cls(protocol, int(websocket.scope[MAX_UNSENT]))
 
     def write(self, frames: bytes) -> bool:
         """Queue whole frames on the connection; False once it is closing (nothing is written then)."""
@@ -58,7 +63,16 @@ class DirectFrames:
         transport.write(frames)
         return True
 
-    def too_slow(self) -> bool:
-        """Whether the subscriber has let more than `MAX_BUFFERED_BYTES` pile up unsent."""
+    def cut_off_later(self) -> None:
+        """Abort the connection if it is still open in `CLOSE_GRACE_S`. A close waits until the connection
+        takes writes again, and closes it once everything before it is sent: a peer that stopped reading but
+        keeps its TCP connection (a frozen tab, a hostile client) would hold the connection, its unsent
+        events and the session for ever."""
         transport = self._protocol.transport
-        return transport is not None and transport.get_write_buffer_size() > MAX_BUFFERED_BYTES
+        if transport is not None:
+            asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
+
+    def too_slow(self) -> bool:
+        """Whether the subscriber has let more than its limit (`MAX_UNSENT`) pile up unsent."""
+        transport = self._protocol.transport
+        return transport is not None and transport.get_write_buffer_size() > self._max_unsent

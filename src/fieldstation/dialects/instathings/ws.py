@@ -142,6 +142,8 @@ async def _forward(websocket: WebSocket, stream: Subscription, project: Project)
         if closing:
             return
         log.warning("closing a WebSocket of project %s that fell behind", project.short_id)
+        if direct is not None:
+            direct.cut_off_later()  # first: the close waits until the connection takes writes again
         await websocket.close(code=TRY_AGAIN_LATER, reason="too slow: fell behind the events")
     finally:
         flusher.cancel()
