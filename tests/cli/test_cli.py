@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fieldstation.cli import app
+from fieldstation.config import Settings
 from fieldstation.core.devices import HUB_TAG_BASE
 
 
@@ -123,6 +124,16 @@ def test_help_explains_every_command() -> None:
         out = CliRunner().invoke(app, [*args, "--help"])
         assert out.exit_code == 0, args
         assert "Usage" in out.stdout
+
+
+def test_the_configuration_reference_has_every_setting() -> None:
+    reference = (Path(__file__).parents[2] / "docs/configuration.md").read_text()
+    undocumented = [
+        f"FIELDSTATION_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`FIELDSTATION_{name.upper()}`" not in reference
+    ]
+    assert undocumented == []
 
 
 def test_the_command_runs_as_a_process(tmp_path: Path) -> None:
