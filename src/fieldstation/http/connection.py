@@ -57,7 +57,7 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         self._header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescedWrites(transport, self.loop))
         self._await(HEADERS)
         _Sweeper.watch(self.loop, self.connections, self.header_timeout_s)
 
@@ -107,6 +107,87 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         if self.waiting_for == BODY and now - self.waiting_since > self.body_timeout_s:
             return f"request body took over {self.body_timeout_s} s"
         return None
+
+
+class CoalescedWrites(asyncio.Transport):
+    """A connection's transport whose writes in one turn of the event loop leave as one. uvicorn writes a
+    response's head and its body separately: two system calls and two TCP segments for a 201, where one
+    does (a loopback send costs more than the rest of uvicorn's answer). The bytes leave at the end of the
+    turn that wrote them, in order, or at once past `FLUSH_AT_BYTES`."""
+
+    FLUSH_AT_BYTES = 64 * 1024
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes | bytearray | memoryview] = []
+        self._pending_bytes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes > self.FLUSH_AT_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            pending = self._pending
+            self._pending, self._pending_bytes = [], 0
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending, self._pending_bytes = [], 0
+        self._transport.abort()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + self._pending_bytes
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
 
 
 class _Sweeper:
