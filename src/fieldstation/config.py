@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="A WebSocket subscriber with more events than this unsent on its connection (it stopped "
         "reading, or its link is slower than the events) is closed with 1013: the most memory one can hold.",
     )
+    send_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="A client must take some of what it is sent (a response, WebSocket events) within this "
+        "many seconds while any of it waits, or its connection is cut.",
+    )
     body_timeout_s: float = Field(
         30.0, gt=0, description="A client must send a request's body within this many seconds of its headers."
     )

@@ -86,6 +86,40 @@ def test_a_subscriber_that_stops_reading_is_closed_and_nobody_waits_for_it(tmp_p
     assert stopped_in < 5
 
 
+@pytest.mark.live
+def test_a_connection_that_takes_nothing_it_is_sent_is_cut_off(tmp_path: Path) -> None:
+    """The connection's own deadline (`send_timeout_s`, here 1 s), whatever speaks on it: a subscriber
+    whose unsent events are still under its limit (here 64 MiB), but that has taken none of them for that
+    long, is cut off."""
+    server = start_server(
+        tmp_path / "data",
+        "--no-demo",
+        env={"FIELDSTATION_SEND_TIMEOUT_S": "1", "FIELDSTATION_WS_MAX_UNSENT_BYTES": str(64 * 1024 * 1024)},
+    )
+    log = tmp_path / f"server-{server.base.rsplit(':', 1)[1]}.log"
+    try:
+        url, headers = _subscribable_project(server)
+        cut_off = asyncio.run(_stall_one_until_cut_off(url, headers, log))
+    finally:
+        server.process.kill()
+    assert cut_off
+    assert "that fell behind" not in log.read_text()
+
+
+async def _stall_one_until_cut_off(url: str, headers: dict[str, str], log: Path) -> bool:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 80
+    stalled = await _stalled_subscriber(host, port, f"{parts.path}?{parts.query}")
+    for posted in range(0, 20_000, 1_000):
+        if "it has taken none of what it was sent" in await asyncio.to_thread(log.read_text):
+            break
+        rounds = [_post_all(host, port, headers, range(posted + n, posted + 1_000, 16)) for n in range(16)]
+        assert {status for answered in await asyncio.gather(*rounds) for status in answered} == {201}
+    else:
+        raise AssertionError("the stalled subscriber was still connected after 20,000 events")
+    return await _cut_off(*stalled)
+
+
 def _subscribable_project(server: LiveServer) -> tuple[str, dict[str, str]]:
     """The WebSocket URL of a new project with one tracker, and the headers of its TTN webhook."""
     created = server.cli("project", "create", "frames")

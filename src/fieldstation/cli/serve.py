@@ -169,7 +169,9 @@ def serve(
         log_level=settings.log_level,
         log_config=None,  # set up above: one queue, one writing thread, text or JSON
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http=DeadlineHttpProtocol.with_timeouts(settings.header_timeout_s, settings.body_timeout_s),
+        http=DeadlineHttpProtocol.with_timeouts(
+            settings.header_timeout_s, settings.body_timeout_s, settings.send_timeout_s
+        ),
         timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=STOP_GRACE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,

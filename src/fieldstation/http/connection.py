@@ -1,6 +1,7 @@
 """Connection limits that uvicorn does not set: a client must finish a request's headers within
-`HEADER_TIMEOUT_S` of starting it (or of connecting), and its body within `BODY_TIMEOUT_S` of its headers,
-or the connection is cut.
+`HEADER_TIMEOUT_S` of starting it (or of connecting), its body within `BODY_TIMEOUT_S` of its headers,
+and take some of what the hub sends it (a response, WebSocket events) within `SEND_TIMEOUT_S` while any of
+it waits, or the connection is cut.
 
 uvicorn arms its keep-alive timer only after a response and disarms it at the first byte of the next
 request; a connection that sends half a request line, or nothing at all, or a body one byte a minute, is
@@ -22,6 +23,10 @@ HEADER_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 30.0
 """Time from the end of a request's headers to the end of its body (64 KiB at most: a slow radio link's
 worth)."""
+SEND_TIMEOUT_S = 60.0
+"""Time a connection with bytes waiting to be sent may take none of them. uvicorn closes a connection only
+once what it was sent has left, and nothing times that: a client that stops reading (a frozen tab, a hostile
+one) held its connection, its unsent bytes and the request or WebSocket session behind them for ever."""
 KEEP_ALIVE_S = 5
 """An idle keep-alive connection is closed after this (uvicorn's `timeout_keep_alive`)."""
 MAX_HEADER_BYTES = 16 * 1024
@@ -44,11 +49,15 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
 
     header_timeout_s = HEADER_TIMEOUT_S
     body_timeout_s = BODY_TIMEOUT_S
+    send_timeout_s = SEND_TIMEOUT_S
 
     @classmethod
-    def with_timeouts(cls, header_s: float, body_s: float) -> type[DeadlineHttpProtocol]:
+    def with_timeouts(
+        cls, header_s: float, body_s: float, send_s: float = SEND_TIMEOUT_S
+    ) -> type[DeadlineHttpProtocol]:
         """The protocol class for uvicorn's `http` setting, with its own deadlines."""
-        return type(cls.__name__, (cls,), {"header_timeout_s": header_s, "body_timeout_s": body_s})
+        deadlines = {"header_timeout_s": header_s, "body_timeout_s": body_s, "send_timeout_s": send_s}
+        return type(cls.__name__, (cls,), deadlines)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,7 +68,7 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescedWrites(transport, self.loop))
         self._await(HEADERS)
-        _Sweeper.watch(self.loop, self.connections, self.header_timeout_s)
+        _Sweeper.watch(self.loop, self.connections, self.header_timeout_s, self.send_timeout_s)
 
     def data_received(self, data: bytes) -> None:
         if self.waiting_for == IDLE and (self.cycle is None or self.cycle.response_complete):
@@ -123,6 +132,10 @@ class CoalescedWrites(asyncio.Transport):
         self._loop = loop
         self._pending: list[bytes | bytearray | memoryview] = []
         self._pending_bytes = 0
+        self._handed_over = 0
+        """Bytes given to the socket's transport so far; less those it still holds, what the peer took."""
+        self._taken_at_last_look = 0
+        self._waiting_since: float | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
@@ -138,7 +151,21 @@ class CoalescedWrites(asyncio.Transport):
         if self._pending:
             pending = self._pending
             self._pending, self._pending_bytes = [], 0
-            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            self._handed_over += len(data)
+            self._transport.write(data)
+
+    def stalled_for(self, now: float) -> float:
+        """How long bytes have waited here with none of them taken by the peer (0 if none wait, or some
+        were taken since the last look)."""
+        unsent = self._transport.get_write_buffer_size()
+        taken = self._handed_over - unsent
+        if unsent == 0 or taken != self._taken_at_last_look:
+            self._taken_at_last_look, self._waiting_since = taken, None
+            return 0.0
+        if self._waiting_since is None:
+            self._waiting_since = now
+        return now - self._waiting_since
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
@@ -196,23 +223,31 @@ class _Sweeper:
     _tasks: ClassVar[dict[asyncio.AbstractEventLoop, asyncio.Task[None]]] = {}
 
     @classmethod
-    def watch(cls, loop: asyncio.AbstractEventLoop, connections: set[Any], header_timeout_s: float) -> None:
+    def watch(
+        cls,
+        loop: asyncio.AbstractEventLoop,
+        connections: set[Any],
+        header_timeout_s: float,
+        send_timeout_s: float,
+    ) -> None:
         task = cls._tasks.get(loop)
         if task is None or task.done():
-            sweep = cls._sweep(loop, connections, header_timeout_s)
+            sweep = cls._sweep(loop, connections, header_timeout_s, send_timeout_s)
             cls._tasks[loop] = loop.create_task(sweep)
 
     @staticmethod
-    async def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any], header_timeout_s: float) -> None:
+    async def _sweep(
+        loop: asyncio.AbstractEventLoop, connections: set[Any], header_timeout_s: float, send_timeout_s: float
+    ) -> None:
         # A connection upgraded to a WebSocket is another protocol object; until its opening handshake is
         # done it gets the header deadline too, counted from when a sweep first saw it.
         handshaking: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         while True:
-            await asyncio.sleep(min(1.0, header_timeout_s / 4))
+            await asyncio.sleep(min(1.0, header_timeout_s / 4, send_timeout_s / 4))
             now = loop.time()
             for connection in list(connections):
                 try:
-                    _sweep_one(connection, now, header_timeout_s, handshaking)
+                    _sweep_one(connection, now, header_timeout_s, send_timeout_s, handshaking)
                 except Exception:  # one connection's surprise must not end every deadline
                     logging.getLogger("fieldstation.http").exception(
                         "checking a connection's deadline failed"
@@ -220,10 +255,25 @@ class _Sweeper:
 
 
 def _sweep_one(
-    connection: Any, now: float, header_timeout_s: float, handshaking: weakref.WeakKeyDictionary[Any, float]
+    connection: Any,
+    now: float,
+    header_timeout_s: float,
+    send_timeout_s: float,
+    handshaking: weakref.WeakKeyDictionary[Any, float],
 ) -> None:
     transport = getattr(connection, "transport", None)
-    if transport is None or transport.is_closing():
+    if transport is None:
+        return
+    # Before `is_closing`: a connection closed while bytes wait stays open until they leave.
+    if isinstance(transport, CoalescedWrites) and transport.stalled_for(now) > send_timeout_s:
+        logging.getLogger("fieldstation.http").warning(
+            "cutting off %s: it has taken none of what it was sent for %s s",
+            transport.get_extra_info("peername"),
+            send_timeout_s,
+        )
+        transport.abort()
+        return
+    if transport.is_closing():
         return
     if isinstance(connection, DeadlineHttpProtocol):
         reason = connection.overdue(now)
