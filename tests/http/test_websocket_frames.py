@@ -37,21 +37,7 @@ def test_a_frame_is_what_the_websockets_library_sends(size: int) -> None:
 def test_every_subscriber_gets_every_event_framed_once(tmp_path: Path, backend: Backend) -> None:
     server = start_server(tmp_path / "data", "--no-demo", "--log-level", "debug", env=backend.environment())
     try:
-        created = server.cli("project", "create", "frames")
-        server.cli("device", "add", "--project", "frames", "--tag-id", "7", "--eui", EUI)
-        instathings, awt = created["instathings"], created["awt"]
-        token = httpx.post(
-            f"{server.base}/instathings/authentication/v1/oauth/token",
-            json={"clientId": instathings["client_id"], "clientSecret": instathings["client_secret"]},
-        ).json()["access_token"]
-        url = server.base.replace("http", "ws") + (
-            f"/instathings/ws?project={instathings['project']}&access_token={token}"
-        )
-        headers = {
-            "X-API-KEY": awt["api_key"],
-            "Authorization": basic(awt["username"], awt["password"]),
-            "Content-Type": "application/json",
-        }
+        url, headers = _subscribable_project(server)
         record_ids, received = asyncio.run(_subscribe_and_post(url, headers, server.base, uplinks=60))
     finally:
         server.process.terminate()
