@@ -181,13 +181,15 @@ def limited(tmp_path: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch) -
 
 class LiveServer:
     def __init__(
-        self, base: str, data_dir: Path, process: subprocess.Popen[bytes], env: dict[str, str]
+        self, base: str, data_dir: Path, process: subprocess.Popen[bytes], env: dict[str, str], log: Path
     ) -> None:
         self.base = base
         self.data_dir = data_dir
         self.process = process
         self.env = env
         """The server's environment: the CLI reaches its store with the same settings."""
+        self.log = log
+        """What the server wrote to stdout and stderr."""
 
     def cli(self, *args: str) -> Any:
         """Run the `fieldstation` command (in this process, with the server's settings) against this server's
@@ -239,7 +241,7 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
             raise RuntimeError(f"server exited with {process.returncode}: {Path(log.name).read_text()}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return LiveServer(base, data_dir, process, environment)
+                return LiveServer(base, data_dir, process, environment, Path(log.name))
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()

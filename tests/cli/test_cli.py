@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from fieldstation.cli import app
 from fieldstation.config import Settings
 from fieldstation.core.devices import HUB_TAG_BASE
+from tests.conftest import LiveServer
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,14 @@ def test_the_command_runs_as_a_process(tmp_path: Path) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_the_served_hub_settles_its_garbage_collector(live_server: LiveServer) -> None:
+    """Once up, `fieldstation serve` freezes what it holds out of the collector's walks (a full collection
+    of it paused the event loop; docs/performance.md) and says so."""
+    settled = re.search(r"garbage collector settled: (\d+) objects frozen", live_server.log.read_text())
+    assert settled, live_server.log.read_text()[-2_000:]
+    assert int(settled.group(1)) > 10_000  # the libraries and the app, not a handful
 
 
 def test_credentials_create_list_revoke(tmp_path: Path) -> None:

@@ -211,6 +211,11 @@ def _settle_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    logging.getLogger("fieldstation").info(
+        "garbage collector settled: %d objects frozen, young collections every %d allocations",
+        gc.get_freeze_count(),
+        GC_THRESHOLDS[0],
+    )
 
 
 def _banner(settings: Settings, credentials_file: Path) -> None:
