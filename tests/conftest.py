@@ -155,7 +155,7 @@ def _harness(
     # time) would race them, adding a record whenever a test had just moved the clock past a period.
     monkeypatch.setattr(app_module, "VIRTUAL_TICK_S", 3_600)
     clock = FakeClock(START_S * MICROS)
-    environment = backend.environment()
+    environment = backend.migrated(tmp_path)
     settings = Settings(
         data_dir=tmp_path,
         demo=False,
