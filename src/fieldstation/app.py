@@ -63,14 +63,35 @@ class HubHolder:
         self._hub = hub
 
 
-async def _every(seconds: float, what: str, work: Callable[[], Awaitable[object]]) -> None:
-    """Run `work` every `seconds`, logging (not dying of) its failures."""
-    while True:
-        await asyncio.sleep(seconds)
+STOP_WORK_S = 10.0
+"""When the hub stops, periodic work under way has this long to finish before it is cancelled."""
+
+
+async def _every(
+    seconds: float, what: str, work: Callable[[], Awaitable[object]], stopping: asyncio.Event
+) -> None:
+    """Run `work` every `seconds` until `stopping` is set, logging (not dying of) its failures. A run under
+    way is let finish rather than cancelled: a query cancelled half-way hands its database connection to
+    SQLAlchemy's clean-up task, which aiosqlite can leave waiting for ever once the event loop cancels
+    it too, and the loop's end then waits for it (a hub that never finished stopping)."""
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), seconds)
+            return
         try:
             await work()
         except Exception:
             log.exception("%s failed; trying again in %s s", what, seconds)
+
+
+async def _stop_periodic(tasks: list[asyncio.Task[None]], stopping: asyncio.Event) -> None:
+    stopping.set()
+    if not tasks:
+        return
+    _, overdue = await asyncio.wait(tasks, timeout=STOP_WORK_S)
+    for task in overdue:  # a store that does not answer: cancelled, as before
+        log.warning("%s did not finish within %s s of the stop; cancelled", task.get_name(), STOP_WORK_S)
+        task.cancel()
 
 
 async def _catch_up_demo(hub: Hub) -> None:
@@ -125,20 +146,24 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             await purge(hub.store, hub.clock)
 
         expire = hub.commands.expire_due
-        tasks = [
-            *(asyncio.create_task(work()) for work in hub.background),
-            asyncio.create_task(_every(RENEW_S, "renewing leases", lambda: hub.leases.renew(singletons))),
-            asyncio.create_task(
-                _every(COMMAND_SWEEP_S, "sweeping expired commands", once(EXPIRY_LEASE, expire))
-            ),
+        stopping = asyncio.Event()
+        periodic: list[tuple[float, str, Callable[[], Awaitable[object]]]] = [
+            (RENEW_S, "renewing leases", lambda: hub.leases.renew(singletons)),
+            (COMMAND_SWEEP_S, "sweeping expired commands", once(EXPIRY_LEASE, expire)),
             # Virtual devices' ticks are claimed one by one in the store: any worker may make them.
-            asyncio.create_task(_every(VIRTUAL_TICK_S, "producing virtual data", hub.virtual.tick)),
-            asyncio.create_task(_every(CHANGES_CHECK_S, "checking for changes", _check_changes(hub))),
-            asyncio.create_task(_every(PURGE_S, "purging past retention", once(RETENTION_LEASE, retain))),
+            (VIRTUAL_TICK_S, "producing virtual data", hub.virtual.tick),
+            (CHANGES_CHECK_S, "checking for changes", _check_changes(hub)),
+            (PURGE_S, "purging past retention", once(RETENTION_LEASE, retain)),
         ]
         if settings.demo:
-            demo = once(DEMO_LEASE, lambda: _catch_up_demo(hub))
-            tasks.append(asyncio.create_task(_every(DEMO_TICK_S, "extending the demo data", demo)))
+            periodic.append(
+                (DEMO_TICK_S, "extending the demo data", once(DEMO_LEASE, lambda: _catch_up_demo(hub)))
+            )
+        tasks = [
+            asyncio.create_task(_every(seconds, what, work, stopping), name=what)
+            for seconds, what, work in periodic
+        ]
+        background = [asyncio.create_task(work()) for work in hub.background]
         wheel = await asyncio.to_thread(agent_wheel.build)
         hub.gateways.agent_package = (wheel.name, wheel.sha256)
         wheels[wheel.name] = wheel.data
@@ -147,8 +172,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
                 link_holder[:] = [link]
                 yield
         finally:
-            for task in tasks:
+            for task in background:
                 task.cancel()
+            await _stop_periodic(tasks, stopping)
             await hub.ingestor.stop()
             holder.set(None)
             await close_hub(hub)
