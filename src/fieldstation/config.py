@@ -13,6 +13,11 @@ REUSE_PORT_ENV = "FIELDSTATION_REUSE_PORT"
 """Set by `serve --workers` for each of its workers: bind the port shared with the others."""
 
 
+MIN_DEADLINE_S, MAX_DEADLINE_S = 1.0, 86_400.0
+"""The connection deadlines' range: the sweep that enforces them wakes every quarter of the shortest (a
+deadline of a millisecond would spin it), and a deadline past a day is none."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIELDSTATION_", extra="ignore")
 
@@ -42,7 +47,8 @@ class Settings(BaseSettings):
     )
     header_timeout_s: float = Field(
         10.0,
-        gt=0,
+        ge=MIN_DEADLINE_S,
+        le=MAX_DEADLINE_S,
         description="A client must send a request's headers within this many seconds, or is cut off.",
     )
     access_log: bool = Field(
@@ -62,12 +68,16 @@ class Settings(BaseSettings):
     )
     send_timeout_s: float = Field(
         60.0,
-        gt=0,
+        ge=MIN_DEADLINE_S,
+        le=MAX_DEADLINE_S,
         description="A client must take some of what it is sent (a response, WebSocket events) within this "
         "many seconds while any of it waits, or its connection is cut.",
     )
     body_timeout_s: float = Field(
-        30.0, gt=0, description="A client must send a request's body within this many seconds of its headers."
+        30.0,
+        ge=MIN_DEADLINE_S,
+        le=MAX_DEADLINE_S,
+        description="A client must send a request's body within this many seconds of its headers.",
     )
 
     mqtt_port: int = Field(

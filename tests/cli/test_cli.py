@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from fieldstation.cli import app
@@ -136,6 +137,17 @@ def test_the_configuration_reference_has_every_setting() -> None:
         if f"`FIELDSTATION_{name.upper()}`" not in reference
     ]
     assert undocumented == []
+
+
+@pytest.mark.parametrize("name", ["header_timeout_s", "body_timeout_s", "send_timeout_s"])
+@pytest.mark.parametrize("value", ["0.001", "0", "-5", "inf", "nan", "86401", "1e309"])
+def test_connection_deadlines_out_of_range_are_refused(
+    name: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep wakes every quarter of the shortest deadline: a millisecond would spin it, inf never cuts."""
+    monkeypatch.setenv(f"FIELDSTATION_{name.upper()}", value)
+    with pytest.raises(ValidationError, match=name):
+        Settings(data_dir=tmp_path)
 
 
 def test_the_command_runs_as_a_process(tmp_path: Path) -> None:
