@@ -46,7 +46,7 @@ def test_json_logs_of_a_running_hub(tmp_path: Path) -> None:
     finally:
         server.process.terminate()
         server.process.wait(timeout=10)
-    output = (tmp_path / f"server-{server.base.rsplit(':', 1)[1]}.log").read_text()
+    output = server.log.read_text()
     lines = [orjson.loads(line) for line in output.splitlines() if line.startswith('{"')]  # not the banner's
     access = [line for line in lines if line["logger"] == "uvicorn.access"][-2:]  # after the start-up probes
     assert [(a["method"], a["status"]) for a in access] == [("GET", 200), ("GET", 404)]

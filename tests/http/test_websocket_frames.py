@@ -43,7 +43,7 @@ def test_every_subscriber_gets_every_event_framed_once(tmp_path: Path, backend: 
         server.process.terminate()
         server.process.wait(timeout=10)
     assert all(ids == record_ids for ids in received)  # each event a message, in the order committed
-    output = (tmp_path / f"server-{server.base.rsplit(':', 1)[1]}.log").read_text()
+    output = server.log.read_text()
     assert output.count("events framed once and written to the connection") == 2
 
 
@@ -57,7 +57,7 @@ def test_a_subscriber_that_stops_reading_is_closed_and_nobody_waits_for_it(tmp_p
     server = start_server(
         tmp_path / "data", "--no-demo", env={"FIELDSTATION_WS_MAX_UNSENT_BYTES": str(64 * 1024)}
     )
-    log = tmp_path / f"server-{server.base.rsplit(':', 1)[1]}.log"
+    log = server.log
     try:
         url, headers = _subscribable_project(server)
         close_code, cut_off, received, posted = asyncio.run(_stall_two_and_post(url, headers, log))
@@ -82,7 +82,7 @@ def test_a_connection_that_takes_nothing_it_is_sent_is_cut_off(tmp_path: Path) -
         "--no-demo",
         env={"FIELDSTATION_SEND_TIMEOUT_S": "1", "FIELDSTATION_WS_MAX_UNSENT_BYTES": str(64 * 1024 * 1024)},
     )
-    log = tmp_path / f"server-{server.base.rsplit(':', 1)[1]}.log"
+    log = server.log
     try:
         url, headers = _subscribable_project(server)
         cut_off = asyncio.run(_stall_one_until_cut_off(url, headers, log))
