@@ -29,7 +29,7 @@ from fieldstation.config import Settings
 app_module.RENEW_S = 0.002  # the lease renewal (a write) is nearly always under way at the stop
 for cycle in range(int(sys.argv[1])):
     faulthandler.dump_traceback_later(30, exit=True)  # a start and a stop take well under a second
-    settings = Settings(data_dir=Path(tempfile.mkdtemp()), demo=False, mqtt_port=0)
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(dir=".")), demo=False, mqtt_port=0)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         assert client.get("/healthz").status_code == 200
         time.sleep(random.random() * 0.02)

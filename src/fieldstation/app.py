@@ -86,8 +86,6 @@ async def _every(
 
 async def _stop_periodic(tasks: list[asyncio.Task[None]], stopping: asyncio.Event) -> None:
     stopping.set()
-    if not tasks:
-        return
     _, overdue = await asyncio.wait(tasks, timeout=STOP_WORK_S)
     for task in overdue:  # a store that does not answer: cancelled, as before
         log.warning("%s did not finish within %s s of the stop; cancelled", task.get_name(), STOP_WORK_S)
