@@ -231,3 +231,27 @@ def test_a_cancelled_submitter_costs_the_rest_of_its_batch_nothing(harness: Harn
     assert isinstance(answers[1], asyncio.CancelledError)
     assert [a.uid for a in (answers[0], answers[2])] == [guid(0), guid(2)]
     assert harness.run(lambda: _stored_uids(harness, project.id)) == [guid(0), guid(1), guid(2)]
+
+
+def test_submitters_hear_of_their_commit_before_live_subscribers(harness: Harness) -> None:
+    """A batch's submitters (whose 201s are then written) come before its events to live subscribers: a
+    hundred subscribers' sends must not hold up the answers to the uplinks (bench.realtime)."""
+    project = harness.project().project
+    device = harness.run(
+        lambda: harness.hub.devices.add(project, NewDevice(name="modem", codec="passthrough"))
+    )
+    order: list[str] = []
+
+    async def submit(n: int) -> None:
+        await harness.hub.ingestor.submit(device, NewUplink(source="test", payload=b"%d" % n, received_us=n))
+        order.append("answered")
+
+    async def scenario() -> None:
+        with harness.hub.events.subscribe(project.id) as subscription:
+            subscription.hand_to(lambda batch: order.append(f"{len(batch)} events") is None)
+            await asyncio.gather(*(submit(n) for n in range(5)))
+            for _ in range(3):  # the events follow two turns of the event loop's queue on
+                await asyncio.sleep(0)
+
+    harness.run(scenario)
+    assert order == ["answered"] * 5 + ["5 events"]

@@ -277,6 +277,15 @@ class Ingestor:
             task.add_done_callback(lambda _: room.release())
 
     async def _commit(self, batch: _Batch) -> None:
+        items, stored = await self._commit_and_answer(batch)
+        # Live subscribers hear of the batch two turns of the event loop's queue on, after the submitters'
+        # 201s (woken by the batch's future, ahead of this) have gone out. Published here at once, a hundred
+        # subscribers' sends left before the 201s: ingest with 100 subscribers took 0.70 of its rate
+        # without them, and 0.77 with this (bench.realtime, three runs each).
+        loop = asyncio.get_running_loop()
+        loop.call_soon(loop.call_soon, self._announce_committed, items, stored)
+
+    async def _commit_and_answer(self, batch: _Batch) -> tuple[list[ReadingToStore], list[StoredReading]]:
         results: list[StoredReading | Exception | None] = [None] * len(batch.items)
         started = time.perf_counter()
         try:
@@ -300,6 +309,9 @@ class Ingestor:
         except Exception:  # what follows a commit must never cost the writer (or the acknowledged uplinks)
             log.exception("after a committed batch, software versions could not be updated")
         batch.done.set_result(results)  # type: ignore[arg-type]
+        return items, stored
+
+    def _announce_committed(self, items: list[ReadingToStore], stored: list[StoredReading]) -> None:
         try:
             self._announce(items, stored)
         except Exception:
