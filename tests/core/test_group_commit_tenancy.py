@@ -21,6 +21,7 @@ from fieldstation.app import create_app
 from fieldstation.config import Settings
 from fieldstation.core.clock import MICROS, FakeClock
 from fieldstation.core.errors import StoreUnavailable
+from fieldstation.core.events import EventBatch
 from fieldstation.core.models import Device, NewDevice, NewUplink, Project
 from fieldstation.core.ports import StoredReading
 from tests.conftest import NO_RATE_LIMITS, START_S, Harness
@@ -246,9 +247,13 @@ def test_submitters_hear_of_their_commit_before_live_subscribers(harness: Harnes
         await harness.hub.ingestor.submit(device, NewUplink(source="test", payload=b"%d" % n, received_us=n))
         order.append("answered")
 
+    def taken(batch: EventBatch) -> bool:
+        order.append(f"{len(batch)} events")
+        return True
+
     async def scenario() -> None:
         with harness.hub.events.subscribe(project.id) as subscription:
-            subscription.hand_to(lambda batch: order.append(f"{len(batch)} events") is None)
+            subscription.hand_to(taken)
             await asyncio.gather(*(submit(n) for n in range(5)))
             for _ in range(3):  # the events follow two turns of the event loop's queue on
                 await asyncio.sleep(0)
