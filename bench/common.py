@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -128,10 +129,20 @@ class Server:
             memory[pid] = fields
         return memory
 
-    def cpu_seconds(self) -> float:
-        """User plus system CPU time of the server process so far, all threads."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    def cpu_seconds(self) -> dict[str, float]:
+        """User plus system CPU time so far, all threads, of the server (`serve`) and of each process it
+        started, by the module that process runs (the SQLite writer, the gateway link's intake, workers)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        seconds: dict[str, float] = {}
+        for pid in process_tree(self.process.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:  # ended meanwhile
+                continue
+            name = "serve" if pid == self.process.pid else _module(command)
+            seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return seconds
 
     def reset_peak(self) -> None:
         """Make VmHWM start again from the current RSS (Linux: clear_refs 5), so a peak is the request's."""
@@ -141,6 +152,22 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants."""
+    found = [pid]
+    for parent in found:
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+    return found
+
+
+def _module(command: list[bytes]) -> str:
+    """What a `python -m MODULE ...` process runs (its command's first word otherwise)."""
+    if b"-m" in command[:-1]:
+        return command[command.index(b"-m") + 1].decode(errors="replace")
+    return Path(command[0].decode(errors="replace")).name
 
 
 def timed(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[float, bytes]:

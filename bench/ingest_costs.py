@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import shutil
 import subprocess
@@ -26,7 +25,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import CACHE, Server
+from bench.common import CACHE, Server, process_tree
 from bench.ingest import measure, prepare, webhook_headers
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -54,14 +53,6 @@ def layer_of(stack: list[str]) -> str:
             if any(prefix in path for prefix in prefixes):
                 return layer
     return EVENT_LOOP
-
-
-def process_tree(pid: int) -> list[int]:
-    found = [pid]
-    for parent in found:
-        with contextlib.suppress(OSError):
-            found += [int(c) for c in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
-    return found
 
 
 def thread_cpu(root: int) -> dict[tuple[int, str], float]:
