@@ -35,7 +35,14 @@ def test_json_object_fills_position_and_time() -> None:
 
 
 @pytest.mark.parametrize(
-    ("payload", "message"), [(b"\xff", "not JSON"), (b"[1]", "not an object"), (b"3", "not an object")]
+    ("payload", "message"),
+    [
+        (b"\xff", "not JSON"),
+        (b"[1]", "not an object"),
+        (b"3", "not an object"),
+        # read by orjson, but not writable back into the reading's values: a parse failure, not a failed write
+        (b'{"x": ' + b"[" * 300 + b"]" * 300 + b"}", "nested deeper than 254"),
+    ],
 )
 def test_json_object_failures(payload: bytes, message: str) -> None:
     decoded = json_object.decode(payload, 0)

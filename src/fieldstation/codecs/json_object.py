@@ -10,6 +10,7 @@ import orjson
 
 from fieldstation.core.clock import MICROS
 from fieldstation.core.models import Decoded
+from fieldstation.core.values import json_value
 
 NAME = "json"
 MAX_EPOCH_S = 2**33
@@ -17,7 +18,7 @@ MAX_EPOCH_S = 2**33
 
 def decode(payload: bytes, received_us: int) -> Decoded:
     try:
-        value = orjson.loads(payload)
+        value = json_value(payload)
     except orjson.JSONDecodeError as exc:
         return Decoded(error=f"payload is not JSON: {exc}")
     if not isinstance(value, dict):

@@ -123,9 +123,9 @@ def parse_acknowledgement(body: bytes) -> Acknowledgement:
 
 def _object(body: bytes) -> dict[str, Any]:
     try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadBody("The body is not valid JSON.") from None
+        value = values.json_value(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadBody(f"The body is not valid JSON ({exc}).") from None
     if not isinstance(value, dict):
         raise BadBody("The body must be a JSON object.")
     return value
@@ -170,7 +170,9 @@ def _user_data(obj: dict[str, Any]) -> bytes:
     if len(payload) > MAX_USER_DATA:
         raise BadBody(f"data is {len(payload)} bytes; Astrocast user data is at most {MAX_USER_DATA}.")
     size = obj.get("messageSize")
-    if isinstance(size, int) and not isinstance(size, bool) and size != len(payload):
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+        raise BadBody(f"messageSize must be the number of bytes in data, an integer; got {size!r}.")
+    if size is not None and size != len(payload):
         raise BadBody(f"messageSize says {size} bytes but data holds {len(payload)}.")
     return payload
 

@@ -86,7 +86,7 @@ def load_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise BadBody("body is empty; expected a JSON object")
     try:
-        value = orjson.loads(body)
+        value = values.json_value(body)
     except orjson.JSONDecodeError as exc:
         raise BadBody(f"body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -140,6 +141,12 @@ def test_unknown_device_is_404_unless_auto_registering(harness: Harness, project
         ({"receivedDate": "soon"}, "receivedDate is not a date"),
         ({"latitude": 123, "longitude": 5}, "latitude and longitude"),
         ({"data": b64(b"\x00" * 161), "messageSize": 161}, "at most 160"),
+        ({"messageSize": "abc"}, "messageSize must be the number of bytes"),
+        ({"messageSize": True}, "messageSize must be the number of bytes"),
+        ({"messageSize": 7.5}, "messageSize must be the number of bytes"),
+        ({"messageSize": [2]}, "messageSize must be the number of bytes"),
+        ({"messageSize": 2**70}, "messageSize must be the number of bytes"),  # orjson reads it as a float
+        ({"deviceGroupGuid": json.loads("[" * 300 + "]" * 300)}, "nested deeper than 254"),
     ],
 )
 def test_bad_callback_bodies_are_400(

@@ -17,7 +17,10 @@ from fieldstation.core.models import CredentialKind
 from fieldstation.core.projects import CreatedProject
 from fieldstation.store import schema as t
 from fieldstation.store.repository import Store
-from tests.conftest import Harness, basic, token_headers
+from tests.conftest import Harness, basic, token_headers, ttn_uplink
+
+DEEP = b"[" * 300 + b"]" * 300
+"""A JSON value nested 300 levels deep."""
 
 GOLDEN = Path(__file__).parents[2] / "golden" / "networks"
 SPEC_QUERY = (
@@ -190,6 +193,17 @@ def test_uplinks_need_key_and_basic_not_bearer(harness: Harness) -> None:
     assert counts(harness)[:2] == (0, 0)
 
 
+def test_json_as_deep_as_can_be_stored_is_taken(harness: Harness) -> None:
+    created = harness.project()
+    harness.device(created.project, 1337, "04C46100008F2C4F")
+    body = json.loads(ttn_uplink("04C46100008F2C4F", 1337, 1))
+    body["uplink_message"]["decoded_payload"] = {"x": json.loads(b"[" * 250 + b"]" * 250)}  # 254 in all
+    response = harness.client.post(
+        "/awt/v2/ttn-webhook", content=json.dumps(body), headers=uplink_headers(created)
+    )
+    assert response.status_code == 201, response.text
+
+
 @pytest.mark.parametrize(
     ("path", "content", "message"),
     [
@@ -202,6 +216,12 @@ def test_uplinks_need_key_and_basic_not_bearer(harness: Harness) -> None:
         ("/awt/v2/chirpstack", b'{"devEUI": "04C46100008F2C4F", "fCnt": "seven"}', "fCnt"),
         ("/awt/v2/actility", b'{"DevEUI_uplink": {"DevEUI": "04C46100008F2C4F", "payload_hex": "0g"}}', "hexadecimal"),
         ("/awt/v2/lora", b'{"payload": "' + b"00" * 300 + b'", "eui": "04C46100008F2C4F"}', "at most 242"),
+        # JSON that orjson reads (1,024 levels) but cannot write back (254): kept in the uplink's metadata,
+        # it used to pass every check and fail the store's write (500)
+        ("/awt/v2/ttn-webhook", b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"frm_payload": "AAE=", "decoded_payload": {"x": ' + DEEP + b'}}}', "nested deeper than 254"),
+        ("/awt/v2/chirpstack", b'{"devEUI": "04C46100008F2C4F", "data": "AAE=", "object": {"x": ' + DEEP + b'}}', "nested deeper than 254"),
+        ("/awt/v2/chirpstack?event=status", b'{"devEUI": "04C46100008F2C4F", "battery": ' + DEEP + b'}', "nested deeper than 254"),
+        ("/awt/v2/actility", b'{"DevEUI_uplink": {"DevEUI": "04C46100008F2C4F", "payload_hex": "0001", "LrrRSSI": ' + DEEP + b'}}', "nested deeper than 254"),
     ],
 )  # fmt: skip
 def test_bad_bodies_are_400_and_change_nothing(

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fieldstation.core.errors import Unauthorized
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import CredentialKind, Device, Project
+from fieldstation.core.values import json_value
 from fieldstation.dialects.instathings.errors import InstathingsError
 
 TOKEN_LIFETIME_S = 3600
@@ -63,7 +64,7 @@ def accepts_json(accept: str | None) -> bool:
 async def read_json(request: Request) -> dict[str, Any]:
     raw = await request.body()  # its size was bounded at the front door
     try:
-        value = orjson.loads(raw or b"{}")
+        value = json_value(raw or b"{}")
     except orjson.JSONDecodeError:
         raise InstathingsError(400, "Your request is invalid: the body is not JSON.") from None
     if not isinstance(value, dict):

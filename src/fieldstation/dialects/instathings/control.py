@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fieldstation.core.errors import NotFound
+from fieldstation.core.values import json_value
 from fieldstation.dialects.instathings import render
 from fieldstation.dialects.instathings.access import Caller, by_id, device_of
 from fieldstation.dialects.instathings.errors import InstathingsError
@@ -70,7 +71,7 @@ async def _control_request(request: Request) -> dict[str, Any]:
     body: Any = None
     if raw.strip():
         try:
-            body = orjson.loads(raw)
+            body = json_value(raw)
         except orjson.JSONDecodeError:
             raise InstathingsError(
                 400, "The body must be JSON; it is forwarded to the device as is."

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from fieldstation.core.values import json_value
 from fieldstation.gateway.adapters.base import AdapterError
 from fieldstation.gateway.onpremise.socketio import SocketIoServer
 
@@ -193,7 +194,7 @@ class OnPremiseApi:
         body: Any = None
         if raw.strip():
             try:
-                body = orjson.loads(raw)
+                body = json_value(raw)
             except orjson.JSONDecodeError:
                 return "", _refused(400, "The body must be JSON; it is forwarded to the device as is.")
         return device.protocol, {

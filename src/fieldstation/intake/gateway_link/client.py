@@ -36,6 +36,7 @@ from fieldstation.core.gateways import (
 from fieldstation.core.hub import Hub
 from fieldstation.core.ids import ordered_guid
 from fieldstation.core.models import Device, Project
+from fieldstation.core.values import json_value
 from fieldstation.link import topics
 from fieldstation.link.topics import Address
 
@@ -170,7 +171,7 @@ class HubLink:
             project, gateway = await self._gateway(parsed.address)
             if len(payload) > MAX_PAYLOAD_BYTES:
                 raise InvalidInput(f"a message is at most {MAX_PAYLOAD_BYTES} bytes")
-            body = orjson.loads(payload) if payload else {}
+            body = json_value(payload) if payload else {}
             if not isinstance(body, dict):
                 raise InvalidInput("a message is a JSON object")
             if parsed.kind == topics.OUTBOX:
