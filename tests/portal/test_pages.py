@@ -74,6 +74,13 @@ def test_tracks_hold_every_fix_of_every_collar_in_its_colour(tracked: tuple[Harn
     assert bad.status_code == 400 and bad.json() == {
         "error": "dates are YYYY-MM-DD, from 1970-01-01 to 9999-12-30"
     }
+    # An end before 1970 (its week before it in year 0 made the pages fail with a 500), or at it: no time
+    # before the epoch.
+    for end in ("0001-01-01", "1969-12-31"):
+        assert harness.client.get(f"/portal/projects/field/tracks.json?end={end}").status_code == 400
+        assert harness.client.get(f"/portal/projects/field/?end={end}").status_code == 400
+        assert harness.client.get(f"/portal/projects/field/export?format=csv&end={end}").status_code == 400
+    assert harness.client.get("/portal/projects/field/tracks.json?end=1970-01-02").json()["since"] == 0
 
 
 def test_long_tracks_are_thinned_evenly_keeping_the_last_fix(

@@ -60,6 +60,21 @@ def test_a_sign_in_without_the_forms_token_is_refused(harness: Harness) -> None:
     assert harness.client.get("/portal/", follow_redirects=False).status_code == 303
 
 
+def test_a_sign_in_without_the_cookie_is_refused_whatever_its_form_says(harness: Harness) -> None:
+    """The double-submit check must not pass for a client with no sign-in cookie at all (a login CSRF from
+    a client that sends no Origin): an empty or placeholder token is no token."""
+    secret = operator(harness, "ranger")
+    for csrf in ("-", ""):
+        harness.client.cookies.clear()
+        response = harness.client.post(
+            "/portal/sign-in",
+            data={"csrf": csrf, "username": "ranger", "password": secret},
+            follow_redirects=False,
+        )
+        assert response.status_code == 403, csrf
+        assert "fieldstation_session" not in response.cookies
+
+
 def test_guessing_is_throttled_before_the_password_is_checked(harness: Harness) -> None:
     secret = operator(harness, "ranger")
     page = harness.client.get("/portal/sign-in")

@@ -118,7 +118,7 @@ class Portal:
     async def sign_in(self, request: Request) -> Response:
         hub = self._hub()
         try:
-            form = await read_form(request, request.cookies.get(SIGN_IN_COOKIE, "-"))
+            form = await read_form(request, request.cookies.get(SIGN_IN_COOKIE, ""))
         except FormRefused as exc:
             return self._sign_in_form(request, 403, f"{exc}.")
         client = request.client.host if request.client else "-"

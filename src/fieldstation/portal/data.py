@@ -37,10 +37,10 @@ def period(start: str | None, end: str | None, now_us: int, default_days: int = 
         since = _day(start) if start else None
     except (ValueError, OverflowError) as exc:  # 9999-12-31 has no next day
         raise BadPeriod("dates are YYYY-MM-DD, from 1970-01-01 to 9999-12-30") from exc
-    if since is not None and since.year < 1970:
+    if (since is not None and since.year < 1970) or (until is not None and until.year < 1970):
         raise BadPeriod("dates are YYYY-MM-DD, from 1970-01-01 to 9999-12-30")
     until_us = _us(until) - 1 if until else now_us
-    since_us = _us(since) if since else until_us - default_days * 86_400 * MICROS
+    since_us = _us(since) if since else max(0, until_us - default_days * 86_400 * MICROS)
     if since_us > until_us:
         raise BadPeriod("the period ends before it starts")
     return since_us, until_us

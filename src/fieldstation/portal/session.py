@@ -22,6 +22,8 @@ from fieldstation.core.operators import SESSION_S
 
 SESSION_COOKIE = "fieldstation_session"
 SIGN_IN_COOKIE = "fieldstation_sign_in"
+MIN_FORM_TOKEN = 20
+"""A form token shorter than this is none (a sign-in without its cookie must not match a form's own value)."""
 MAX_FORM_FIELDS = 32
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -73,7 +75,7 @@ def clear_session_cookie(response: Response, request: Request) -> None:
 def sign_in_token(request: Request) -> str:
     """The double-submit token of the sign-in form: the cookie's, or a new one."""
     token = request.cookies.get(SIGN_IN_COOKIE, "")
-    return token if 20 <= len(token) <= 64 else secrets.token_urlsafe(24)
+    return token if MIN_FORM_TOKEN <= len(token) <= 64 else secrets.token_urlsafe(24)
 
 
 def set_sign_in_cookie(response: Response, request: Request, token: str) -> None:
@@ -108,7 +110,9 @@ async def read_form(request: Request, expected_token: str) -> dict[str, str]:
         fields = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormRefused("the form could not be read") from exc
-    if not hmac.compare_digest(fields.get("csrf", "").encode(), expected_token.encode()):
+    if len(expected_token) < MIN_FORM_TOKEN or not hmac.compare_digest(
+        fields.get("csrf", "").encode(), expected_token.encode()
+    ):
         raise FormRefused("the form's token is missing or stale: reload the page and try again")
     return fields
 
