@@ -75,6 +75,11 @@ def _repeats(conn: Connection, entries: Sequence[Entry], horizon_us: int) -> dic
         # A refused key that is gone (retention deleted it meanwhile) is claimed again.
         vanished = {key: claims[key] for key in refused if key not in known and key not in stale}
         claimed |= _claim(conn, vanished)
+    # An outside id that a reading of the project already has (its id made by the hub, the message come
+    # another way) is a repeat of that reading: the key claimed for it keeps pointing at that uid.
+    for key in _taken_uids(conn, [key for key in claimed if key[1].startswith(UID_KEY)]):
+        known[key] = (claims[key][0], key[1].removeprefix(UID_KEY))
+        claimed.discard(key)
     # A key taken over is this batch's now, whatever uid it held before.
     uid_of = {key: uid for key, (_, uid) in known.items()} | {key: claims[key][1] for key in claimed}
     for key, index in first_in_batch.items():
@@ -149,6 +154,21 @@ def _stored_keys(conn: Connection, keys: list[Key]) -> dict[Key, tuple[int, str]
         )
         found.update({(project_id, row.dedup_key): (row.inserted_us, row.uid) for row in rows})
     return found
+
+
+def _taken_uids(conn: Connection, keys: list[Key]) -> list[Key]:
+    """Of these outside-id keys (`UID_KEY`), those whose id a reading of the project already has."""
+    r = t.readings
+    taken: list[Key] = []
+    for project_id, dedup_keys in _by_project(keys).items():
+        uids = [key.removeprefix(UID_KEY) for key in dedup_keys]
+        rows = conn.execute(
+            select(r.c.uid).where(
+                r.c.project_id == project_id, r.c.uid == any_(bindparam("uids", uids, type_=ARRAY(String)))
+            )
+        )
+        taken += [(project_id, f"{UID_KEY}{uid}") for uid in rows.scalars()]
+    return taken
 
 
 def _stale(key: Key, stored: tuple[int, str], horizon_us: int) -> bool:

@@ -46,6 +46,14 @@ LEFT JOIN {READINGS} AS r ON r.uplink_id = u.id
 WHERE u.project_id = json_extract(k.value, '$[0]') AND u.dedup_key = json_extract(k.value, '$[1]')
 """
 """The batch's keys that are already stored: (project, key, uplink id, inserted, first reading's uid)."""
+_TAKEN_UIDS = f"""
+SELECT json_group_array(json_array(r.project_id, r.uid))
+FROM json_each(?) AS k
+CROSS JOIN {READINGS} AS r
+WHERE r.project_id = json_extract(k.value, '$[0]') AND r.uid = json_extract(k.value, '$[1]')
+"""
+"""Of the batch's outside ids (an Astrocast messageGuid, a vendor's record id), those that already name a
+reading of their project that came another way (its id made by the hub)."""
 
 Key = tuple[int, str]
 """(project id, dedup key): projects share batches, never keys."""
@@ -116,6 +124,9 @@ def _write(driver: sqlite3.Connection, entries: Sequence[Entry], horizon_us: int
         else:
             first_uid[key] = uid
             repeats[first_in_batch[key]] = key
+    for key in _taken_uids(driver, [key for key in first_in_batch if key not in first_uid]):
+        first_uid[key] = key[1].removeprefix(UID_KEY)
+        repeats[first_in_batch[key]] = key
     if retire:
         driver.execute(
             f"UPDATE {UPLINKS} SET dedup_key = dedup_key || ':' || id "
@@ -154,6 +165,16 @@ def _stored_keys(driver: sqlite3.Connection, keys: list[Key]) -> dict[Key, tuple
         (project_id, dedup_key): (uplink_id, stored_us, uid)
         for project_id, dedup_key, uplink_id, stored_us, uid in orjson.loads(found)
     }
+
+
+def _taken_uids(driver: sqlite3.Connection, keys: list[Key]) -> list[Key]:
+    """Of these keys, the outside ids (`UID_KEY`) that a reading of the project already has as its uid: a
+    message that brings one is a repeat of that reading, never a second reading with the same id."""
+    asked = [(project_id, key.removeprefix(UID_KEY)) for project_id, key in keys if key.startswith(UID_KEY)]
+    if not asked:
+        return []
+    (found,) = driver.execute(_TAKEN_UIDS, (orjson.dumps(asked).decode(),)).fetchone()
+    return [(project_id, f"{UID_KEY}{uid}") for project_id, uid in orjson.loads(found)]
 
 
 def _insert(driver: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[Row]) -> list[int]:

@@ -14,7 +14,7 @@ from fieldstation.core.projects import CreatedProject
 from fieldstation.intake.astrocast import CALLBACK_REFUSED
 from fieldstation.store.database import connect
 from tests.conftest import Harness
-from tests.dialects.astrocast.conftest import astronode, b64, key
+from tests.dialects.astrocast.conftest import astronode, b64, key, send
 
 SECRET = "push-secret-1"
 DEVICE = "0f9b8a1c-2d3e-4f50-8172-93a4b5c6d7e8"
@@ -58,6 +58,22 @@ def test_uplink_callback_lands_as_a_message_once(harness: Harness, project: Crea
     assert message["receivedDate"] == "2022-01-02T00:00:00Z"
     assert (message["latitude"], message["longitude"]) == (-1.2921, 36.8219)  # from the geolocation prefix
     assert message["data"] == _uplink_body()["data"]
+
+
+def test_a_callback_with_the_id_of_a_reading_come_another_way_is_its_repeat(
+    harness: Harness, project: CreatedProject
+) -> None:
+    """An outside id names one reading of its project: a callback whose messageGuid is the id the hub gave
+    another reading (an uplink come through a LoRa webhook, say) is a repeat of it, never a second reading
+    with the same recordId."""
+    _configure(harness, project)
+    first = send(harness, astronode(harness, project, DEVICE), b"\x01")
+    other = astronode(harness, project, "1f9b8a1c-2d3e-4f50-8172-93a4b5c6d7e9")
+    response = _post(harness, project, _uplink_body(messageGuid=first.uid, deviceGuid=other.guid))
+    assert response.status_code == 200
+    assert response.json() == {"messageGuid": first.uid, "stored": True, "duplicate": True}
+    messages = harness.client.get("/astrocast/v1/messages", headers=key(project)).json()
+    assert [message["messageGuid"] for message in messages] == [first.uid]
 
 
 def test_the_vendors_documented_bodies(harness: Harness, project: CreatedProject) -> None:
