@@ -4,6 +4,7 @@ a failure or their expiry. Every transition is a conditional update in the store
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from fieldstation.core.clock import Clock
@@ -57,7 +58,11 @@ class Commands:
 
     async def get(self, project: Project, command_guid: str) -> Command:
         await self.expire_due()
-        command = await self._store.command_by_guid(project.id, command_guid)
+        try:  # a GUID in any case, as devices' are (RFC 4122: case-insensitive on input)
+            canonical = str(uuid.UUID(command_guid.strip()))
+        except ValueError:
+            raise NotFound(f"no command {command_guid} in this project") from None
+        command = await self._store.command_by_guid(project.id, canonical)
         if command is None:
             raise NotFound(f"no command {command_guid} in this project")
         return command

@@ -52,6 +52,8 @@ def parse_date(value: str) -> int:
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         hours, minutes = int(zone[1:3]), int(zone[-2:])
+        if hours > 23 or minutes > 59:  # RFC 3339's offsets; +99:99 would move the instant by four days
+            raise BadDate(value)
         try:
             moment -= sign * timedelta(hours=hours, minutes=minutes)
         except OverflowError as exc:  # an offset that takes the instant out of years 1..9999

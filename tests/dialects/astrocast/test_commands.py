@@ -55,6 +55,10 @@ def test_create_and_get(harness: Harness, project: CreatedProject) -> None:
     assert created["createdDate"] == "2026-09-21T14:13:20Z"
     fetched = harness.client.get(f"/astrocast/v1/commands/{created['commandGuid']}", headers=key(project))
     assert fetched.json() == created
+    shouted = harness.client.get(
+        f"/astrocast/v1/commands/{created['commandGuid'].upper()}", headers=key(project)
+    )
+    assert shouted.json() == created  # a GUID in any case, as a device's
     listed = harness.client.get("/astrocast/v1/commands", headers=key(project)).json()
     assert listed == [created]
 

@@ -97,7 +97,17 @@ def test_device_filter(harness: Harness, project: CreatedProject) -> None:
 @pytest.mark.parametrize(
     "name", ["startReceivedDate", "endReceivedDate", "startCreatedDate", "endCreatedDate"]
 )
-@pytest.mark.parametrize("value", ["yesterday", "2022-13-01T00:00:00", "2022-02-30", "1.5"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2022-13-01T00:00:00",
+        "2022-02-30",
+        "1.5",
+        "2022-01-01T00:00:00+99:99",
+        "2022-01-01T00:00:00-24:00",
+    ],
+)
 def test_unreadable_dates_are_400_naming_the_parameter(
     harness: Harness, project: CreatedProject, name: str, value: str
 ) -> None:
