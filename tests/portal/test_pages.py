@@ -76,6 +76,7 @@ def test_tracks_hold_every_fix_of_every_collar_in_its_colour(tracked: tuple[Harn
     }
     # An end before 1970 (its week before it in year 0 made the pages fail with a 500), or at it: no time
     # before the epoch.
+    assert harness.client.get("/portal/projects/field/tracks.json?start=2026-W01-1").status_code == 400
     for end in ("0001-01-01", "1969-12-31"):
         assert harness.client.get(f"/portal/projects/field/tracks.json?end={end}").status_code == 400
         assert harness.client.get(f"/portal/projects/field/?end={end}").status_code == 400

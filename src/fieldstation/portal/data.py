@@ -4,6 +4,7 @@ dicts, made from the core services."""
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,9 @@ class BadPeriod(ValueError):
     pass
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def period(start: str | None, end: str | None, now_us: int, default_days: int = 7) -> tuple[int, int]:
     """[since, until] in epoch µs from two dates (YYYY-MM-DD, whole UTC days); by default the last
     `default_days` days to now."""
@@ -47,7 +51,7 @@ def period(start: str | None, end: str | None, now_us: int, default_days: int = 
 
 
 def _day(text: str) -> datetime:
-    if len(text) != 10 or not text.isascii():
+    if not _DATE.fullmatch(text):  # `date.fromisoformat` also takes week dates (2026-W01-1)
         raise ValueError(text)
     return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
 
