@@ -56,7 +56,7 @@ def test_create_and_get(harness: Harness, project: CreatedProject) -> None:
     fetched = harness.client.get(f"/astrocast/v1/commands/{created['commandGuid']}", headers=key(project))
     assert fetched.json() == created
     shouted = harness.client.get(
-        f"/astrocast/v1/commands/{created['commandGuid'].upper()}", headers=key(project)
+        f"/astrocast/v1/commands/{str(created['commandGuid']).upper()}", headers=key(project)
     )
     assert shouted.json() == created  # a GUID in any case, as a device's
     listed = harness.client.get("/astrocast/v1/commands", headers=key(project)).json()
