@@ -33,6 +33,7 @@ RECORD_ID_MAX = 64
 MAX_LOG_MESSAGE = 4_096
 MAX_LOG_LINES = 1_000
 MAX_VERSIONS = 32
+MAX_PROTOCOLS = 64
 MAX_SHORT_TEXT = 128
 MAX_OUTPUT = 16_384
 """What is kept of an install's stdout and stderr, each: its end."""
@@ -227,7 +228,12 @@ class Gateways:
         """A protocol install's outcome, as the gateway reports it."""
         succeeded = result.get("installationSuccess") is True
         protocol = result.get("protocolId")
-        if succeeded and isinstance(protocol, str) and protocol not in gateway.protocols:
+        if not isinstance(protocol, str):
+            raise InvalidInput("an installation's protocolId is text")
+        values.text(protocol, "a protocol id", max_length=MAX_SHORT_TEXT)
+        if succeeded and protocol not in gateway.protocols:
+            if len(gateway.protocols) >= MAX_PROTOCOLS:  # each report rewrote a list the gateway alone grew
+                raise InvalidInput(f"a gateway has at most {MAX_PROTOCOLS} protocols installed")
             gateway = await self._devices.update(gateway, protocols=(*gateway.protocols, protocol))
         event = {key: result.get(key) for key in INSTALL_FIELDS}
         for stream in ("stdout", "stderr"):

@@ -30,8 +30,12 @@ MAX_TIME_US = 253_402_300_799_999_999
 """9999-12-31T23:59:59.999999Z, the last instant ISO 8601 (and so Astrocast's dates) can write."""
 MAX_TIME_S = MAX_TIME_US // 1_000_000
 MAX_TIME_MS = MAX_TIME_US // 1_000
-MAX_JSON_DEPTH = 254
+ORJSON_WRITE_DEPTH = 254
 """orjson reads JSON nested 1,024 levels deep but writes only 254 (its `Recursion limit reached`)."""
+VIEW_NESTING = 14
+"""Levels the views may wrap a stored value in (an Instathings data page, a WebSocket event, a GeoJSON
+feature, the workers' event bus: 3 to 6 today), kept free under orjson's limit."""
+MAX_JSON_DEPTH = ORJSON_WRITE_DEPTH - VIEW_NESTING
 
 _ASCII_INTEGER = re.compile(r"-?[0-9]{1,19}", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -123,12 +127,16 @@ def _short(number: int) -> str:
 def json_value(raw: bytes | str) -> Any:
     """JSON from outside, parsed as orjson parses it, and refused like malformed JSON
     (`orjson.JSONDecodeError`) if it nests deeper than `MAX_JSON_DEPTH`: the hub stores what it takes as
-    JSON again, and a value it can read but not write would pass every check and then fail the write (a
-    500, and a group commit split to find it)."""
+    JSON again and its views wrap it further, and a value it could read but not write would pass every
+    check and then fail the write (a 500, and a group commit split to find it) or every listing and event
+    that shows it."""
     value = orjson.loads(raw)
     if isinstance(value, dict | list):
+        wrapped: Any = value
+        for _ in range(VIEW_NESTING):  # as deep as the deepest view will write it
+            wrapped = [wrapped]
         try:
-            orjson.dumps(value)  # 0.4 µs for a 1 KiB webhook body: cheaper than walking it
+            orjson.dumps(wrapped)  # under 1 µs for a 1 KiB webhook body: cheaper than walking it
         except orjson.JSONEncodeError:
             raise NestedTooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels", "", 0) from None
     return value

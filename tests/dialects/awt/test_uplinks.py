@@ -197,7 +197,7 @@ def test_json_as_deep_as_can_be_stored_is_taken(harness: Harness) -> None:
     created = harness.project()
     harness.device(created.project, 1337, "04C46100008F2C4F")
     body = json.loads(ttn_uplink("04C46100008F2C4F", 1337, 1))
-    body["uplink_message"]["decoded_payload"] = {"x": json.loads(b"[" * 250 + b"]" * 250)}  # 254 in all
+    body["uplink_message"]["decoded_payload"] = {"x": json.loads(b"[" * 236 + b"]" * 236)}  # 240 in all
     response = harness.client.post(
         "/awt/v2/ttn-webhook", content=json.dumps(body), headers=uplink_headers(created)
     )
@@ -218,10 +218,10 @@ def test_json_as_deep_as_can_be_stored_is_taken(harness: Harness) -> None:
         ("/awt/v2/lora", b'{"payload": "' + b"00" * 300 + b'", "eui": "04C46100008F2C4F"}', "at most 242"),
         # JSON that orjson reads (1,024 levels) but cannot write back (254): kept in the uplink's metadata,
         # it used to pass every check and fail the store's write (500)
-        ("/awt/v2/ttn-webhook", b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"frm_payload": "AAE=", "decoded_payload": {"x": ' + DEEP + b'}}}', "nested deeper than 254"),
-        ("/awt/v2/chirpstack", b'{"devEUI": "04C46100008F2C4F", "data": "AAE=", "object": {"x": ' + DEEP + b'}}', "nested deeper than 254"),
-        ("/awt/v2/chirpstack?event=status", b'{"devEUI": "04C46100008F2C4F", "battery": ' + DEEP + b'}', "nested deeper than 254"),
-        ("/awt/v2/actility", b'{"DevEUI_uplink": {"DevEUI": "04C46100008F2C4F", "payload_hex": "0001", "LrrRSSI": ' + DEEP + b'}}', "nested deeper than 254"),
+        ("/awt/v2/ttn-webhook", b'{"end_device_ids": {"dev_eui": "04C46100008F2C4F"}, "uplink_message": {"frm_payload": "AAE=", "decoded_payload": {"x": ' + DEEP + b'}}}', "nested deeper than 240"),
+        ("/awt/v2/chirpstack", b'{"devEUI": "04C46100008F2C4F", "data": "AAE=", "object": {"x": ' + DEEP + b'}}', "nested deeper than 240"),
+        ("/awt/v2/chirpstack?event=status", b'{"devEUI": "04C46100008F2C4F", "battery": ' + DEEP + b'}', "nested deeper than 240"),
+        ("/awt/v2/actility", b'{"DevEUI_uplink": {"DevEUI": "04C46100008F2C4F", "payload_hex": "0001", "LrrRSSI": ' + DEEP + b'}}', "nested deeper than 240"),
     ],
 )  # fmt: skip
 def test_bad_bodies_are_400_and_change_nothing(

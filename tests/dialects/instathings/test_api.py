@@ -16,8 +16,9 @@ from sqlalchemy import text
 
 from fieldstation.codecs import awt_frame
 from fieldstation.core.clock import MICROS
-from fieldstation.core.models import LogLine
+from fieldstation.core.models import LogLine, NewDevice, NewUplink
 from fieldstation.core.retention import purge
+from fieldstation.core.values import MAX_JSON_DEPTH
 from tests.conftest import START_S, Harness, token_headers
 from tests.dialects.instathings.conftest import Client
 
@@ -388,3 +389,18 @@ def test_store_down_is_503_and_a_crash_500(it: Client, monkeypatch: pytest.Monke
     response = it.call("GET", "/device/v1/devices")
     assert response.status_code == 500
     assert response.json() == {"message": "We had a problem with our server. Try again later."}
+
+
+def test_a_value_as_deep_as_the_hub_takes_is_listed(it: Client) -> None:
+    """The deepest JSON the hub takes (`MAX_JSON_DEPTH`) still fits the views that wrap it: a gateway's
+    device sent 252 levels and its data page failed with a 500 from then on."""
+    harness = it.harness
+    device = harness.run(
+        lambda: harness.hub.devices.add(it.created.project, NewDevice(name="bridge", codec="json"))
+    )
+    deepest = b'{"a": ' + b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1) + b"}"
+    uplink = NewUplink(source="test", payload=deepest, received_us=harness.clock.now_us())
+    [stored] = harness.run(lambda: harness.hub.ingestor.ingest(device, [uplink]))
+    page = it.call("GET", f"/device/v1/devices/{device.short_id}/data")
+    assert page.status_code == 200, page.text
+    assert page.json()["data"][0]["id"] == stored.uid

@@ -1,0 +1,43 @@
+"""What a paired gateway reports is bounded: its certificate lets it publish anything on its own topics."""
+
+from __future__ import annotations
+
+from fieldstation.core.errors import InvalidInput
+from fieldstation.core.gateways import MAX_PROTOCOLS, MAX_SHORT_TEXT
+from fieldstation.core.models import Device, NewDevice
+from tests.conftest import Harness
+
+
+def _report(protocol: object) -> dict[str, object]:
+    return {"protocolId": protocol, "protocol": "knx", "installationSuccess": True, "exitStatus": 0}
+
+
+def test_a_gateway_cannot_grow_its_protocol_list_without_end(harness: Harness) -> None:
+    """Each install report appended its protocol id, of any length, to the gateway's stored list: 30 reports
+    of a megabyte made the gateway's record 29 MB and the hub 220 MB bigger."""
+    project = harness.project().project
+    hub = harness.hub
+
+    async def installs(first: Device) -> tuple[list[bool], int]:
+        refused = []
+        for bad in ("p" * (MAX_SHORT_TEXT + 1), "a\nb", None, 7):
+            try:
+                await hub.gateways.installed(project, first, _report(bad))
+                refused.append(False)
+            except InvalidInput:
+                refused.append(True)
+        for n in range(MAX_PROTOCOLS + 1):
+            gateway = await hub.devices.by_id(project, first.id)
+            assert gateway is not None
+            try:
+                await hub.gateways.installed(project, gateway, _report(f"protocol {n}"))
+            except InvalidInput:
+                refused.append(n == MAX_PROTOCOLS)
+        gateway = await hub.devices.by_id(project, first.id)
+        assert gateway is not None
+        await hub.gateways.installed(project, gateway, _report("protocol 3"))  # installed again: no growth
+        return refused, len(gateway.protocols)
+
+    gateway = harness.run(lambda: hub.devices.add(project, NewDevice(name="gate", is_gateway=True)))
+    refused, kept = harness.run(lambda: installs(gateway))
+    assert refused == [True] * 5 and kept == MAX_PROTOCOLS
