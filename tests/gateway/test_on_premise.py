@@ -256,3 +256,16 @@ def test_a_bad_polling_body_is_refused_and_the_session_goes_on(local: LocalGatew
     assert httpx.post(target, content=body).status_code == 400
     assert httpx.post(target, content=b"1:2").text == "ok"  # a ping, answered with a pong
     assert "3" in httpx.get(target, timeout=30).text
+
+
+def test_a_chunked_body_past_the_limit_is_refused_as_it_comes(local: LocalGateway, plug: ShellyPlug) -> None:
+    """A chunked body declares no length: it was read whole (300 MB took the agent to 477 MB) before its
+    JSON was looked at."""
+
+    def body() -> Iterator[bytes]:
+        for _ in range(64):  # 4 MiB in all, 64 KiB at a time
+            yield b" " * 65_536
+
+    refused = httpx.post(f"{local.base}/device/v1/control/plug0001/set", content=body())
+    assert refused.status_code == 413
+    assert not plug.on

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import aiomqtt
 import orjson
 
+from fieldstation.core.values import json_value
 from fieldstation.gateway.adapters.base import Adapter, AdapterError
 from fieldstation.gateway.outbox import Delivery, OutboxFull, PairedDevice
 from fieldstation.link.protocols import MQTT
@@ -95,7 +96,8 @@ class _Bridge:
                         # its record is kept once (`AgentStore.add`).
                         again = isinstance(message, _Message) and message.again
                         delivery = Delivery(f"mqtt:{self.host}:{self.port}:{message.mid}", again)
-                        await self._on(str(message.topic), bytes(message.payload), delivery)
+                        if not await self._on(str(message.topic), bytes(message.payload), delivery):
+                            continue  # not kept: the broker sends it again once the agent reconnects
                         if message.qos > 0:
                             client._client.ack(message.mid, message.qos)
             except aiomqtt.MqttError as exc:
@@ -105,12 +107,17 @@ class _Bridge:
                 self.ready.clear()
             await asyncio.sleep(RECONNECT_S)
 
-    async def _on(self, topic: str, payload: bytes, delivery: Delivery | None = None) -> None:
+    async def _on(self, topic: str, payload: bytes, delivery: Delivery | None = None) -> bool:
+        """Handle one message of the bridge's broker; False if a device's reading could not be kept and
+        the message should come again (not acknowledged). A message that can never be kept (not JSON, or
+        nested deeper than the hub takes) is dropped, saying so, and the bridge goes on."""
         rest = topic[len(self.base) + 1 :]
         try:
-            body = orjson.loads(payload) if payload else None
-        except orjson.JSONDecodeError:
-            return
+            body = json_value(payload) if payload else None
+        except orjson.JSONDecodeError as exc:
+            if "/" not in rest and rest in self.devices:
+                self.adapter.log.warning("device %s: a message that is not JSON was dropped: %s", rest, exc)
+            return True
         if rest == "bridge/devices" and isinstance(body, list):
             self.known = {str(d.get("friendly_name")) for d in body if isinstance(d, dict)}
             self.listed.set()
@@ -129,6 +136,10 @@ class _Bridge:
                 await self.adapter.emit(self.devices[rest], body, delivery)
             except OutboxFull as exc:
                 self.adapter.log.error("device %s: a reading was refused: %s", self.devices[rest], exc)
+            except Exception:  # the disk, say: one message must not stop the bridge for every device
+                self.adapter.log.exception("device %s: a reading could not be kept", self.devices[rest])
+                return False
+        return True
 
     async def publish(self, topic: str, body: Any) -> None:
         try:

@@ -188,13 +188,18 @@ class OnPremiseApi:
         if device is None:
             return "", _refused(404, f"Device {device_id} not found on this gateway.")
         declared = request.headers.get("content-length", "0")
+        too_big = _refused(413, f"The body must be at most {MAX_BODY_BYTES} bytes.")
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-            return "", _refused(413, f"The body must be at most {MAX_BODY_BYTES} bytes.")
-        raw = await request.body()
+            return "", too_big
+        raw = bytearray()
+        async for chunk in request.stream():  # a chunked body declares no length: counted as it comes
+            raw += chunk
+            if len(raw) > MAX_BODY_BYTES:
+                return "", too_big
         body: Any = None
         if raw.strip():
             try:
-                body = json_value(raw)
+                body = json_value(bytes(raw))
             except orjson.JSONDecodeError:
                 return "", _refused(400, "The body must be JSON; it is forwarded to the device as is.")
         return device.protocol, {
