@@ -29,7 +29,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default SQLite in the data dir. PostgreSQL: postgresql+asyncpg://user@host/db",
     )
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1, le=65_535, description="The port to listen on.")
     rate_limits: dict[str, float] = Field(
         default_factory=dict,
         description="Overrides of the vendors' rate limits, seconds per request per key, by group, e.g. "

@@ -224,3 +224,36 @@ def test_astrocast_device_by_guid(tmp_path: Path) -> None:
     assert "is not a GUID" in bad.stderr
     none = fieldstation(tmp_path, "device", "add", "--project", "river", check=False)
     assert "give the device an identity" in none.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (("serve", "--port", "70000"), {}, "--port: Input should be less than or equal to 65535"),
+        (
+            ("project", "list"),
+            {"FIELDSTATION_PORT": "abc"},
+            "FIELDSTATION_PORT: Input should be a valid integer",
+        ),
+        (("project", "list"), {"FIELDSTATION_LOG_LEVEL": "verbose"}, "FIELDSTATION_LOG_LEVEL"),
+        (("project", "list"), {"FIELDSTATION_RATE_LIMITS": "notjson"}, 'field "rate_limits"'),
+    ],
+)
+def test_a_setting_that_cannot_be_used_is_named_without_a_traceback(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], said: str
+) -> None:
+    """A port past 65,535 used to be taken (uvicorn listened on the port modulo 65,536), and a bad
+    environment variable ended every command, even one that does not use it, with pydantic's traceback."""
+    ran = fieldstation(tmp_path / "data", *args, check=False, env=env)
+    assert ran.returncode == 2
+    assert said in " ".join(ran.stderr.split()), ran.stderr
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_a_data_dir_that_cannot_be_used_says_so(tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("")
+    ran = fieldstation(tmp_path / where, "project", "list", check=False)
+    assert ran.returncode == 2
+    assert "".join(f"the data dir {tmp_path / where}".split()) in "".join(
+        ran.stderr.split()
+    )  # wrapped anywhere

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 
 from fieldstation.assembly import close_hub, open_hub
@@ -40,10 +43,39 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts ins
 
 
 def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
+    """The settings from the environment (`FIELDSTATION_*`), the options given and the data dir; a value
+    that cannot be used ends the command with what is wrong with it, not a traceback."""
     values = {key: value for key, value in overrides.items() if value is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
-    return Settings(**values)
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        for problem in exc.errors():
+            name = ".".join(str(part) for part in problem["loc"]) or "a setting"
+            where = f"--{name.replace('_', '-')}" if name in values else f"FIELDSTATION_{name.upper()}"
+            errors.print(f"[red]error:[/red] {where}: {problem['msg']} (got {problem.get('input')!r})")
+        raise typer.Exit(2) from None
+    except SettingsError as exc:  # an environment variable that is not the JSON it must be
+        errors.print(f"[red]error:[/red] {exc} ({exc.__cause__}); see docs/configuration.md")
+        raise typer.Exit(2) from None
+    _check_data_dir(settings.data_dir)
+    return settings
+
+
+def _check_data_dir(data_dir: Path) -> None:
+    """A data dir the hub can use: a directory it can write, or one it can make."""
+    existing = data_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == data_dir and not data_dir.is_dir():
+        problem = "is a file, not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = "is not writable by this user" if existing == data_dir else f"cannot be made in {existing}"
+    else:
+        return
+    errors.print(f"[red]error:[/red] the data dir {data_dir} {problem}: give another with --data-dir")
+    raise typer.Exit(2)
 
 
 def run(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
