@@ -82,3 +82,29 @@ def test_an_export_cut_short_leaves_no_file(tmp_path: Path) -> None:
     with destination(target) as out:
         out.write("whole\r\n")
     assert target.read_text() == "whole\n" and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_reader_that_stops_early_ends_the_export_quietly(demo: Path) -> None:
+    """`export | head` is a pipe doing what pipes do: the export stops as `cat` would, saying nothing (it
+    printed a traceback of half-read generators)."""
+    command = [sys.executable, "-m", "fieldstation", "export", "--project", "demo", "--format", "csv",
+               "--data-dir", str(demo)]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as export:
+        assert export.stdout is not None and export.stderr is not None
+        assert export.stdout.readline().startswith(b"individual,tag")
+        export.stdout.close()
+        said = export.stderr.read()
+    assert export.returncode == -13 and said == b""  # SIGPIPE, as `cat`
+
+
+@pytest.mark.parametrize(
+    ("where", "said"), [(".", "is a directory: name a file in it"), ("nowhere/demo.csv", "does not exist")]
+)
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(
+    demo: Path, tmp_path: Path, where: str, said: str
+) -> None:
+    done = _fieldstation(
+        demo, "export", "--project", "demo", "--format", "csv", "--output", str(tmp_path / where)
+    )
+    assert done.returncode == 2 and said in " ".join(done.stderr.split()), done.stderr
+    assert not list(tmp_path.parent.glob(".*partial")) and not list(tmp_path.glob(".*partial"))

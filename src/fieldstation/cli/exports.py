@@ -4,6 +4,8 @@ in the formats other tools read (fieldstation/export/formats.py)."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
@@ -37,10 +39,21 @@ def destination(output: Path | None) -> Iterator[TextIO]:
     try:
         with partial.open("w", encoding="utf-8", newline="") as target:
             yield target
+        partial.replace(output)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    partial.replace(output)
+
+
+def _writable_file(output: Path) -> str | None:
+    """Why `--output` cannot be written, if it cannot: found before the export's work, not after."""
+    if output.is_dir():
+        return f"--output {output} is a directory: name a file in it"
+    if not output.parent.is_dir():
+        return f"--output {output}: the directory {output.parent} does not exist"
+    if not os.access(output.parent, os.W_OK | os.X_OK):
+        return f"--output {output}: the directory {output.parent} is not writable by this user"
+    return None
 
 
 def export_command(
@@ -79,6 +92,15 @@ def export_command(
     until_us = OPEN_END_US if end is None else moment_us(end, "--end")
     if until_us < since_us:
         errors.print("[red]error:[/red] --end is before --start")
+        raise typer.Exit(2)
+    if output is None and sys.stdout is sys.__stdout__:  # the process's own (a test's runner has its own)
+        # A reader that stops early (`| head`) ends the export as it ends `cat`: quietly, by SIGPIPE.
+        # Python turns the signal into an exception raised deep in the stream, and then complained of the
+        # half-read generators and of stdout at exit, for a pipe that did what pipes do.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    unwritable = None if output is None else _writable_file(output)
+    if unwritable is not None:
+        errors.print(f"[red]error:[/red] {unwritable}")
         raise typer.Exit(2)
 
     async def write(hub: Hub) -> int:
