@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldstation.gateway.config import ConfigError, load
+from fieldstation.gateway.config import ConfigError, load, unpack_bundle
 from fieldstation.gateway.outbox import AgentStore, Delivery, OutboxFull
 from fieldstation.link.topics import Address, admits, parse
 
@@ -92,3 +92,20 @@ def test_a_gateway_is_admitted_to_its_own_topics_only() -> None:
                     "other/P1/G1/x", "#", "discover/#", "discover/+/G1/version"):  # fmt: skip
         assert not admits(me, foreign), foreign
     assert parse("discover/P1") is None and parse("staging-discover/P1/live-G1/x") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [("nope.zip", None, "does not exist"), ("bad.zip", b"not a zip", "is not a zip file")],
+)
+def test_a_bundle_that_is_not_one_is_refused_and_makes_nothing(
+    tmp_path: Path, name: str, content: bytes | None, said: str
+) -> None:
+    """A file that was not a zip ended `gateway run --bundle` with a BadZipFile traceback, and left an empty
+    folder beside it."""
+    bundle = tmp_path / name
+    if content is not None:
+        bundle.write_bytes(content)
+    with pytest.raises(ConfigError, match=said):
+        unpack_bundle(bundle, bundle.with_suffix(""))
+    assert not bundle.with_suffix("").exists()

@@ -116,7 +116,14 @@ def load(env_file: Path, data_dir: Path | None = None) -> AgentConfig:
 
 
 def unpack_bundle(bundle: Path, into: Path) -> Path:
-    """Unzip a certificate bundle into `into` (private files kept private); returns its `.env`."""
+    """Unzip a certificate bundle into `into` (private files kept private); returns its `.env`. A file that
+    is not one is refused before anything is made."""
+    if not bundle.is_file():
+        raise ConfigError(f"{bundle} does not exist: give the zip the hub made for the gateway")
+    if not zipfile.is_zipfile(bundle):
+        raise ConfigError(f"{bundle} is not a zip file: give the bundle the hub made for the gateway")
+    if into.exists() and not into.is_dir():
+        raise ConfigError(f"{bundle} unpacks into {into}, which is a file: move it or rename the bundle")
     into.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(bundle) as archive:
         for name in ("certificate.pem", "private.key", "ca.pem", ".env"):
