@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from fieldstation.cli import app
 from fieldstation.gateway.config import ConfigError, load, unpack_bundle
 from fieldstation.gateway.outbox import AgentStore, Delivery, OutboxFull
 from fieldstation.link.topics import Address, admits, parse
@@ -109,3 +111,15 @@ def test_a_bundle_that_is_not_one_is_refused_and_makes_nothing(
     with pytest.raises(ConfigError, match=said):
         unpack_bundle(bundle, bundle.with_suffix(""))
     assert not bundle.with_suffix("").exists()
+
+
+def test_declaring_a_device_again_says_it_replaces_the_one_before(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("PROJECT_ID=local\nPARENT_DEVICE_ID=gw00001\nCLOUD_ENABLED=false\n")
+    add = ["gateway", "device", "add", "--config", str(env), "--id", "probe01"]
+    first = CliRunner().invoke(app, [*add, "--type", "virtual", "--parameters", '{"frequency": 60}'])
+    again = CliRunner().invoke(app, [*add, "--type", "http", "--parameters", '{"host": "10.0.0.7"}'])
+    assert first.exit_code == again.exit_code == 0
+    assert "probe01 (virtual) declared" in first.stdout
+    said = " ".join(again.stdout.split())
+    assert 'declared again, in place of the one before (virtual, {"frequency": 60})' in said, said

@@ -111,6 +111,7 @@ gateway_app.add_typer(device_app, name="device")
 
 ConfigOption = Annotated[Path, typer.Option(help="The gateway's .env.")]
 ADAPTER_NAMES = {"virtual": VIRTUAL, "http": HTTP, "mqtt": MQTT}
+ADAPTER_SLUGS = {protocol: slug for slug, protocol in ADAPTER_NAMES.items()}
 
 
 @device_app.command("add")
@@ -139,16 +140,25 @@ def device_add(
     if not isinstance(values, dict):
         _fail("--parameters must be a JSON object")
     store = _store(config)
+    before = next((device for device in store.paired() if device.id == device_id), None)
     store.keep_device(PairedDevice(device_id, ADAPTER_NAMES[kind], name or device_id, values, {}))
-    console.print(f"device {device_id} ({kind}) declared")
+    if before is None:
+        console.print(f"device {device_id} ({kind}) declared")
+    else:  # one id names one device: declaring it again is changing it, and says so
+        was = f"{ADAPTER_SLUGS.get(before.protocol, before.protocol)}, {json.dumps(before.parameters)}"
+        console.print(f"device {device_id} ({kind}) declared again, in place of the one before ({was})")
 
 
 @device_app.command("list")
 def device_list(config: ConfigOption, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The devices this gateway has, declared here or paired through the cloud."""
-    slugs = {protocol: name for name, protocol in ADAPTER_NAMES.items()}
     devices = [
-        {"id": d.id, "type": slugs.get(d.protocol, d.protocol), "name": d.name, "parameters": d.parameters}
+        {
+            "id": d.id,
+            "type": ADAPTER_SLUGS.get(d.protocol, d.protocol),
+            "name": d.name,
+            "parameters": d.parameters,
+        }
         for d in _store(config).paired()
     ]
     if as_json:
