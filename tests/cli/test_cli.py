@@ -257,3 +257,24 @@ def test_a_data_dir_that_cannot_be_used_says_so(tmp_path: Path, where: str) -> N
     assert "".join(f"the data dir {tmp_path / where}".split()) in "".join(
         ran.stderr.split()
     )  # wrapped anywhere
+
+
+def test_every_option_and_argument_of_every_command_says_what_it_is() -> None:
+    """`--help` of every command explains each of its parameters (the names of `project create` and the
+    usernames of `user ...` had none)."""
+    import typer.main
+
+    silent: list[str] = []
+    seen: list[str] = []
+
+    def walk(command: Any, path: str) -> None:  # typer's own copy of click's classes
+        seen.append(path)
+        for param in command.params:
+            if param.name != "help" and not getattr(param, "help", None):
+                silent.append(f"{path} {param.name}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(typer.main.get_command(app), "fieldstation")
+    assert "fieldstation user passwd" in seen and "fieldstation gateway device remove" in seen
+    assert silent == []

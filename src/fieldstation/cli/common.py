@@ -40,6 +40,8 @@ DataDir = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+ProjectName = Annotated[str, typer.Argument(help="The project's name, as in its URLs and its portal pages.")]
+Username = Annotated[str, typer.Argument(help="The operator's username (their portal sign-in).")]
 
 
 def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:

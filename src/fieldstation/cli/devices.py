@@ -36,7 +36,8 @@ def device_add(
     codec: Annotated[
         str,
         typer.Option(
-            help="How its payloads are read: awt-frame (AWT trackers), astrocast-geo, json, passthrough."
+            help="How its payloads are read: awt-frame (AWT trackers), astrocast-geo, json, passthrough, or "
+            "awt-reading (AWT Reading objects, as an import from AWT brings them)."
         ),
     ] = "awt-frame",
     as_json: AsJson = False,

@@ -150,7 +150,10 @@ def device_add(
 
 
 @device_app.command("list")
-def device_list(config: ConfigOption, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def device_list(
+    config: ConfigOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of lines.")] = False,
+) -> None:
     """The devices this gateway has, declared here or paired through the cloud."""
     devices = [
         {
@@ -171,7 +174,10 @@ def device_list(config: ConfigOption, as_json: Annotated[bool, typer.Option("--j
 
 
 @device_app.command("remove")
-def device_remove(config: ConfigOption, device_id: Annotated[str, typer.Option("--id")]) -> None:
+def device_remove(
+    config: ConfigOption,
+    device_id: Annotated[str, typer.Option("--id", help="The id it was declared with (see device list).")],
+) -> None:
     """Forget a device (its local data stays until the retention removes it)."""
     if not _store(config).forget_device(device_id):
         _fail(f"no device {device_id} on this gateway; `fieldstation gateway device list` shows them")

@@ -11,6 +11,7 @@ from rich.table import Table
 from fieldstation.cli.common import (
     AsJson,
     DataDir,
+    ProjectName,
     console,
     create_project,
     created_json,
@@ -31,7 +32,7 @@ project_app = typer.Typer(
 
 @project_app.command("create")
 def project_create(
-    name: str,
+    name: ProjectName,
     demo: Annotated[bool, typer.Option("--demo", help="Fill it with demo tags and a week of fixes.")] = False,
     as_json: AsJson = False,
     data_dir: DataDir = None,
@@ -48,7 +49,7 @@ def project_create(
 
 @project_app.command("configure")
 def project_configure(
-    name: str,
+    name: ProjectName,
     auto_register: Annotated[
         bool | None,
         typer.Option(

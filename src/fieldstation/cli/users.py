@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from fieldstation.cli.common import AsJson, DataDir, console, run, settings_for
+from fieldstation.cli.common import AsJson, DataDir, Username, console, run, settings_for
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Operator
@@ -51,7 +51,7 @@ async def _operator_json(hub: Hub, operator: Operator) -> dict[str, Any]:
 
 @user_app.command("create")
 def user_create(
-    username: str,
+    username: Username,
     admin: Annotated[bool, typer.Option("--admin", help="Sees and manages every project.")] = False,
     project: Projects = None,
     password_stdin: PasswordStdin = False,
@@ -97,14 +97,14 @@ def user_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
 
 
 @user_app.command("remove")
-def user_remove(username: str, data_dir: DataDir = None) -> None:
+def user_remove(username: Username, data_dir: DataDir = None) -> None:
     """Remove an operator; its sessions end at once."""
     run(settings_for(data_dir), lambda hub: hub.operators.remove(username))
     console.print(f"Operator {username} removed.")
 
 
 @user_app.command("passwd")
-def user_passwd(username: str, password_stdin: PasswordStdin = False, data_dir: DataDir = None) -> None:
+def user_passwd(username: Username, password_stdin: PasswordStdin = False, data_dir: DataDir = None) -> None:
     """Give an operator a new password (printed once, unless read from standard input); its sessions end."""
     given = _stdin_password(password_stdin)
     secret = run(settings_for(data_dir), lambda hub: hub.operators.set_password(username, given))
@@ -115,7 +115,7 @@ def user_passwd(username: str, password_stdin: PasswordStdin = False, data_dir: 
 
 @user_app.command("grant")
 def user_grant(
-    username: str,
+    username: Username,
     project: Annotated[list[str], typer.Option("--project", help="A project to add (repeat for several).")],
     data_dir: DataDir = None,
 ) -> None:
@@ -126,7 +126,7 @@ def user_grant(
 
 @user_app.command("revoke")
 def user_revoke(
-    username: str,
+    username: Username,
     project: Annotated[list[str], typer.Option("--project", help="A project to take away (repeat).")],
     data_dir: DataDir = None,
 ) -> None:
