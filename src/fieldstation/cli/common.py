@@ -95,6 +95,11 @@ def run(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
         raise typer.Exit(2) from None
 
 
+def minute_text(epoch_s: int | None) -> str:
+    """A moment as a table shows it: UTC, to the minute; empty for none."""
+    return "" if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def project_json(project: Project) -> dict[str, Any]:
     return {
         "id": project.id,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from fieldstation.cli.common import AsJson, DataDir, console, errors, run, settings_for
+from fieldstation.cli.common import AsJson, DataDir, console, errors, minute_text, run, settings_for
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Credential, CredentialKind, IssuedCredential, Project
@@ -67,9 +67,8 @@ def credential_list(
     table = Table("id", "kind", "username", "created", "revoked")
     for c in found:
         row = _credential_json(c)
-        table.add_row(
-            str(c.id), c.kind.value, c.username or "", str(row["created_at"]), str(row["revoked_at"] or "")
-        )
+        created, revoked = minute_text(row["created_at"]), minute_text(row["revoked_at"])
+        table.add_row(str(c.id), c.kind.value, c.username or "", created, revoked)
     console.print(table)
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from fieldstation.cli.common import AsJson, DataDir, Username, console, run, settings_for
+from fieldstation.cli.common import AsJson, DataDir, Username, console, minute_text, run, settings_for
 from fieldstation.core.clock import MICROS
 from fieldstation.core.hub import Hub
 from fieldstation.core.models import Operator
@@ -89,9 +88,11 @@ def user_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
         return
     table = Table("username", "admin", "projects", "created")
     for row in found:
-        created = datetime.fromtimestamp(row["created_at"], UTC).strftime("%Y-%m-%d %H:%M")
         table.add_row(
-            row["username"], "yes" if row["admin"] else "", _projects_text(row["projects"]), created
+            row["username"],
+            "yes" if row["admin"] else "",
+            _projects_text(row["projects"]),
+            minute_text(row["created_at"]),
         )
     console.print(table)
 
