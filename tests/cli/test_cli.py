@@ -278,3 +278,17 @@ def test_every_option_and_argument_of_every_command_says_what_it_is() -> None:
     walk(typer.main.get_command(app), "fieldstation")
     assert "fieldstation user passwd" in seen and "fieldstation gateway device remove" in seen
     assert silent == []
+
+
+def test_a_port_in_use_is_said_before_anything_is_made(tmp_path: Path) -> None:
+    """The demo project, the first operator and the banner came first, then uvicorn's own error (exit 3)."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        ran = fieldstation(tmp_path / "data", "serve", "--port", str(port), check=False)
+    assert ran.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in " ".join(ran.stderr.split()), ran.stderr
+    assert not (tmp_path / "data").exists() or not list((tmp_path / "data").glob("*.db"))

@@ -134,6 +134,8 @@ def serve(
         workers=workers,
     )
     refused = refusal(settings)
+    if refused is None and not os.environ.get(REUSE_PORT_ENV):  # a worker's port is its supervisor's
+        refused = _cannot_listen(settings.host, settings.port)
     if refused:
         errors.print(f"[red]error:[/red] {refused}")
         raise typer.Exit(2)
@@ -199,6 +201,24 @@ def serve(
 
     sockets = [shared_socket(settings.host, settings.port)] if os.environ.get(REUSE_PORT_ENV) else None
     LogFlushingServer(config).run(sockets=sockets)
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the hub could not listen on host:port, found before the demo project and the banner (uvicorn
+    said so only after both, as an error of its own)."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        return f"--host {host} is not an address of this machine ({exc.strerror})"
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return (
+                f"cannot listen on {host}:{port} ({exc.strerror}): stop what holds it or give another --port"
+            )
+    return None
 
 
 def _settle_garbage_collector() -> None:
