@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fieldstation.core.errors import InvalidInput
-from fieldstation.core.gateways import MAX_PROTOCOLS, MAX_SHORT_TEXT
+from fieldstation.core.gateways import MAX_PROTOCOLS, MAX_SHORT_TEXT, RECORD_ID_MAX, parse_records
 from fieldstation.core.models import Device, NewDevice
 from tests.conftest import Harness
 
@@ -41,3 +43,12 @@ def test_a_gateway_cannot_grow_its_protocol_list_without_end(harness: Harness) -
     gateway = harness.run(lambda: hub.devices.add(project, NewDevice(name="gate", is_gateway=True)))
     refused, kept = harness.run(lambda: installs(gateway))
     assert refused == [True] * 5 and kept == MAX_PROTOCOLS
+
+
+@pytest.mark.parametrize("record_id", ["r" * (RECORD_ID_MAX + 1), "two words", "nul\x00", "", "é"])
+def test_a_record_id_the_store_cannot_hold_is_refused(record_id: str) -> None:
+    """A record's id is its reading's uid, 36 characters on PostgreSQL: a longer id, or one with a NUL,
+    failed the write there at every sending."""
+    with pytest.raises(InvalidInput, match="a record's id"):
+        parse_records([{"id": record_id, "deviceId": "probe01", "ts": 1}])
+    assert parse_records([{"id": "0190a3c4-1234-7abc-8def-0123456789ab", "deviceId": "probe01", "ts": 1}])

@@ -5,6 +5,7 @@ is outside the core, behind `GatewayLink`."""
 
 from __future__ import annotations
 
+import re
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,10 @@ PAIR, UNPAIR, INSTALL, SET, GET = "pair", "unpair", "install", "set", "get"
 PAIRING_EVENTS = frozenset({"discovering", "paired", "not_paired"})
 MAX_RECORDS = 5_000
 """Records in one outbox batch at most: a bigger batch is refused whole (the agent sends 500)."""
-RECORD_ID_MAX = 64
+RECORD_ID_MAX = 36
+"""A record's id becomes its reading's uid, a column of 36 characters (a GUID's): on PostgreSQL a longer one,
+or one holding a NUL, failed the write, and the record was refused at every sending."""
+_RECORD_ID = re.compile(f"[\\x21-\\x7e]{{1,{RECORD_ID_MAX}}}")
 MAX_LOG_MESSAGE = 4_096
 MAX_LOG_LINES = 1_000
 MAX_VERSIONS = 32
@@ -366,8 +370,8 @@ def _session_fields(status: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_records(raw: Any) -> list[Record]:
-    """An outbox batch's records, each checked: an id of at most 64 ASCII characters, a device id, a time in
-    epoch milliseconds, any JSON payload."""
+    """An outbox batch's records, each checked: an id of at most `RECORD_ID_MAX` printable ASCII characters,
+    a device id, a time in epoch milliseconds, any JSON payload."""
     if not isinstance(raw, list):
         raise InvalidInput("records must be a list")
     records = []
@@ -375,12 +379,8 @@ def parse_records(raw: Any) -> list[Record]:
         if not isinstance(item, dict):
             raise InvalidInput("a record is an object")
         record_id, device, ts = item.get("id"), item.get("deviceId"), item.get("ts")
-        if (
-            not isinstance(record_id, str)
-            or not record_id.isascii()
-            or not 0 < len(record_id) <= RECORD_ID_MAX
-        ):
-            raise InvalidInput("a record's id is 1 to 64 ASCII characters")
+        if not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id):
+            raise InvalidInput(f"a record's id is 1 to {RECORD_ID_MAX} printable ASCII characters, no spaces")
         if not isinstance(device, str):
             raise InvalidInput("a record's deviceId is a device id")
         if isinstance(ts, bool) or not isinstance(ts, int):
