@@ -5,8 +5,8 @@ is outside the core, behind `GatewayLink`."""
 
 from __future__ import annotations
 
-import re
 import logging
+import re
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
