@@ -116,7 +116,9 @@ class _Bridge:
             body = json_value(payload) if payload else None
         except orjson.JSONDecodeError as exc:
             if "/" not in rest and rest in self.devices:
-                self.adapter.log.warning("device %s: a message that is not JSON was dropped: %s", rest, exc)
+                self.adapter.log.warning(
+                    "device %s: a message that is not JSON it can keep was dropped: %s", rest, exc
+                )
             return True
         if rest == "bridge/devices" and isinstance(body, list):
             self.known = {str(d.get("friendly_name")) for d in body if isinstance(d, dict)}
