@@ -4,10 +4,10 @@ a failure or their expiry. Every transition is a conditional update in the store
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from fieldstation.core.clock import Clock
+from fieldstation.core.devices import normalize_guid
 from fieldstation.core.errors import InvalidInput, NotFound
 from fieldstation.core.ids import guid
 from fieldstation.core.models import Command, CommandStatus, Device, Project
@@ -59,8 +59,8 @@ class Commands:
     async def get(self, project: Project, command_guid: str) -> Command:
         await self.expire_due()
         try:  # a GUID in any case, as devices' are (RFC 4122: case-insensitive on input)
-            canonical = str(uuid.UUID(command_guid.strip()))
-        except ValueError:
+            canonical = normalize_guid(command_guid)
+        except InvalidInput:
             raise NotFound(f"no command {command_guid} in this project") from None
         command = await self._store.command_by_guid(project.id, canonical)
         if command is None:
