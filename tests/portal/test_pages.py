@@ -78,7 +78,8 @@ def test_tracks_hold_every_fix_of_every_collar_in_its_colour(tracked: tuple[Harn
     # before the epoch.
     assert harness.client.get("/portal/projects/field/tracks.json?start=2026-W01-1").status_code == 400
     for end in ("0001-01-01", "1969-12-31"):
-        assert harness.client.get(f"/portal/projects/field/tracks.json?end={end}").status_code == 400
+        refused = harness.client.get(f"/portal/projects/field/tracks.json?end={end}")
+        assert refused.status_code == 400 and refused.json() == bad.json()
         assert harness.client.get(f"/portal/projects/field/?end={end}").status_code == 400
         assert harness.client.get(f"/portal/projects/field/export?format=csv&end={end}").status_code == 400
     assert harness.client.get("/portal/projects/field/tracks.json?end=1970-01-02").json()["since"] == 0

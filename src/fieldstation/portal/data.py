@@ -41,8 +41,6 @@ def period(start: str | None, end: str | None, now_us: int, default_days: int = 
         since = _day(start) if start else None
     except (ValueError, OverflowError) as exc:  # 9999-12-31 has no next day
         raise BadPeriod("dates are YYYY-MM-DD, from 1970-01-01 to 9999-12-30") from exc
-    if (since is not None and since.year < 1970) or (until is not None and until.year < 1970):
-        raise BadPeriod("dates are YYYY-MM-DD, from 1970-01-01 to 9999-12-30")
     until_us = _us(until) - 1 if until else now_us
     since_us = _us(since) if since else max(0, until_us - default_days * 86_400 * MICROS)
     if since_us > until_us:
@@ -53,7 +51,10 @@ def period(start: str | None, end: str | None, now_us: int, default_days: int = 
 def _day(text: str) -> datetime:
     if not _DATE.fullmatch(text):  # `date.fromisoformat` also takes week dates (2026-W01-1)
         raise ValueError(text)
-    return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+    day = date.fromisoformat(text)
+    if day.year < 1970:  # nothing the hub keeps is older; a week before year 1 is no date at all
+        raise ValueError(text)
+    return datetime.combine(day, datetime.min.time(), UTC)
 
 
 def _us(moment: datetime) -> int:
