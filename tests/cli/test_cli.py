@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,9 @@ def test_credentials_create_list_revoke(tmp_path: Path) -> None:
         c for c in as_json(tmp_path, "credential", "list", "--project", "kruger") if c["id"] == issued["id"]
     ]
     assert revoked[0]["revoked_at"] is not None
+    table = fieldstation(tmp_path, "credential", "list", "--project", "kruger").stdout
+    minute = time.strftime("%Y-%m-%d %H:%M", time.gmtime(revoked[0]["revoked_at"]))
+    assert minute in table and str(revoked[0]["revoked_at"]) not in table  # times as `user list` shows them
     again = fieldstation(tmp_path, "credential", "revoke", str(issued["id"]), check=False)
     assert again.returncode == 2
     assert "no active credential" in again.stderr
